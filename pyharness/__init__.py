@@ -1,0 +1,1 @@
+"""masterdma harness: fetch kernels, build the modules, boot QEMU, judge the results."""

@@ -1,0 +1,120 @@
+"""Helpers for code that runs inside the guest: kernel log, taint, modules.
+
+Standard library only: the guest runs the project's venv over a read-only
+root, and these helpers must work before anything else is known to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+TAINTED = Path("/proc/sys/kernel/tainted")
+CLOCKSOURCE = Path("/sys/devices/system/clocksource/clocksource0/current_clocksource")
+
+
+def taint() -> int:
+    return int(TAINTED.read_text())
+
+
+def kmsg_write(message: str) -> None:
+    """Put a line into the kernel log (markers that split it by test)."""
+    with open("/dev/kmsg", "w") as kmsg:
+        kmsg.write(message.replace("\n", " ") + "\n")
+
+
+class Kmsg:
+    """Reader of /dev/kmsg records logged after it was opened (or all, with since_boot)."""
+
+    def __init__(self, since_boot: bool = False) -> None:
+        self.seen: list[str] = []  # every record read so far, for the judge
+        self._fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)
+        if not since_boot:
+            os.lseek(self._fd, 0, os.SEEK_END)
+
+    def read(self) -> list[str]:
+        """Records logged since the last read."""
+        records = self._drain()
+        self.seen.extend(records)
+        return records
+
+    def _drain(self) -> list[str]:
+        records: list[str] = []
+        while True:
+            try:
+                data = os.read(self._fd, 8192)
+            except BlockingIOError:
+                return records
+            except OSError as err:
+                if err.errno == errno.EPIPE:  # overwritten before we read it: keep going
+                    continue
+                raise
+            if not data:
+                return records
+            records.append(data.decode("utf-8", errors="replace"))
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+@contextlib.contextmanager
+def kmsg_reader(since_boot: bool = False) -> Iterator[Kmsg]:
+    reader = Kmsg(since_boot)
+    try:
+        yield reader
+    finally:
+        reader.close()
+
+
+@dataclass(frozen=True)
+class ModuleOp:
+    """The outcome of one insmod or rmmod."""
+
+    action: str
+    module: str
+    params: tuple[str, ...]
+    returncode: int
+    output: str
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+def _sbin(tool: str) -> str:
+    for where in ("/usr/sbin", "/sbin"):
+        if os.path.exists(f"{where}/{tool}"):
+            return f"{where}/{tool}"
+    return tool
+
+
+def _module_op(action: str, module: str, argv: list[str], params: tuple[str, ...]) -> ModuleOp:
+    start = time.monotonic()
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    return ModuleOp(
+        action,
+        module,
+        params,
+        proc.returncode,
+        (proc.stdout + proc.stderr).strip(),
+        time.monotonic() - start,
+    )
+
+
+def insmod(ko: Path, *params: str) -> ModuleOp:
+    return _module_op("insmod", ko.stem, [_sbin("insmod"), str(ko), *params], params)
+
+
+def rmmod(name: str) -> ModuleOp:
+    return _module_op("rmmod", name, [_sbin("rmmod"), name], ())
+
+
+def loaded(name: str) -> bool:
+    return Path("/sys/module", name, "initstate").exists()

@@ -1,0 +1,86 @@
+"""Linters: ruff and mypy on Python; checkpatch --strict and sparse on C.
+
+checkpatch.pl and kernel-doc come from Debian's linux-source package,
+downloaded once (apt-get download, no root) and cached beside the kernels.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from . import kbuild, kernels
+from .config import Paths
+from .errors import CommandError, LintError
+from .runner import announce, run
+
+SOURCE_PACKAGE = "linux-source-6.1"
+SCRIPTS = ("checkpatch.pl", "spelling.txt", "const_structs.checkpatch", "kernel-doc")
+
+
+def kernel_scripts(paths: Paths) -> Path:
+    """The directory holding checkpatch.pl and kernel-doc, fetched if needed."""
+    dest = paths.cache / "tools" / SOURCE_PACKAGE / "scripts"
+    if all((dest / name).exists() for name in SCRIPTS):
+        return dest
+    announce(f"fetching checkpatch and kernel-doc from {SOURCE_PACKAGE} (about 140 MB, once)")
+    dest.mkdir(parents=True, exist_ok=True)
+    sandbox = ["-o", "APT::Sandbox::User=root"] if os.geteuid() == 0 else []
+    with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
+        work = Path(tmp)
+        run(["apt-get", "download", "-q", *sandbox, SOURCE_PACKAGE], cwd=work, inherit=True)
+        deb = next(work.glob("*.deb"))
+        run(["dpkg-deb", "-x", deb, work / "root"], echo=False)
+        tarball = next((work / "root/usr/src").glob("linux-source-*.tar.*"))
+        top = tarball.name.split(".tar")[0]
+        members = [f"{top}/scripts/{name}" for name in SCRIPTS]
+        announce(f"extracting {', '.join(SCRIPTS)}")
+        run(["tar", "-xf", tarball, "-C", work, *members], echo=False)
+        for name in SCRIPTS:
+            os.replace(work / top / "scripts" / name, dest / name)
+    return dest
+
+
+def c_sources(paths: Paths) -> list[Path]:
+    return sorted(p for p in paths.kmod.rglob("*") if p.suffix in {".c", ".h"})
+
+
+def checkpatch(paths: Paths) -> None:
+    script = kernel_scripts(paths) / "checkpatch.pl"
+    files = c_sources(paths)
+    announce(f"checkpatch --strict on {len(files)} files")
+    argv = ["perl", script, "--no-tree", "--strict", "--quiet", "--show-types", "-f", *files]
+    try:
+        run(argv, cwd=paths.root)
+    except CommandError as err:
+        raise LintError("checkpatch --strict found problems (above)") from err
+
+
+def kernel_doc(paths: Paths) -> None:
+    headers = sorted((paths.kmod / "include").rglob("*.h"))
+    if not headers:
+        return
+    script = kernel_scripts(paths) / "kernel-doc"
+    done = run(["perl", script, "-none", *headers], cwd=paths.root, check=False)
+    if not done.ok or done.output.strip():
+        raise LintError("kernel-doc reports problems in the public headers (above)")
+
+
+def sparse(paths: Paths, kernel_spec: str) -> None:
+    kernel = kernels.resolve(kernel_spec, paths)
+    kbuild.build(kernel, paths, sparse=True)
+
+
+def python(paths: Paths) -> None:
+    bindir = Path(sys.executable).parent
+    for argv in (
+        [bindir / "ruff", "check", "."],
+        [bindir / "ruff", "format", "--check", "."],
+        [bindir / "mypy"],
+    ):
+        try:
+            run(argv, cwd=paths.root)
+        except CommandError as err:
+            raise LintError(f"{Path(argv[0]).name} found problems (above)") from err

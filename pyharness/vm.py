@@ -1,0 +1,119 @@
+"""Boot a kernel in QEMU with virtme-ng and run one command in the guest.
+
+The host root is shared read-only, the run directory is the guest's one
+writable host directory, the machine is q35 (not microvm) with the profile's
+devices.  The whole serial console is saved to console.log; the boot is
+always wrapped in a timeout.  vng's exit status is not the guest's: without
+udev in the shared root vng falls back to the console and reports 255 even
+on success (and on a panic), so the guest writes its results to files.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ConfigError
+from .kernels import KernelTree
+from .kjudge import strip_kernel_message
+from .profiles import Profile
+from .runner import Completed, announce, run
+
+ACCELS = ("kvm", "tcg")
+VNG_USAGE_ERROR = 2  # argparse: the harness built a bad command line
+
+
+@dataclass(frozen=True)
+class BootRequest:
+    kernel: KernelTree
+    profile: Profile
+    command: list[str]
+    run_dir: Path  # host directory, writable in the guest at the same path
+    accel: str
+    timeout: float
+    cwd: Path
+    cpus: int = 2
+    append: tuple[str, ...] = ()
+    show_kernel: bool = False  # echo kernel messages, not only the command's output
+
+
+@dataclass(frozen=True)
+class BootResult:
+    request: BootRequest
+    console: Path
+    completed: Completed
+
+    @property
+    def timed_out(self) -> bool:
+        return self.completed.timed_out
+
+
+def vng_executable() -> str:
+    """vng from MASTERDMA_VNG, the running venv, or PATH."""
+    override = os.environ.get("MASTERDMA_VNG")
+    if override:
+        return override
+    beside = Path(sys.executable).parent / "vng"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("vng")
+    if not found:
+        raise ConfigError("vng (virtme-ng) not found: run `make test` to set up the venv")
+    return found
+
+
+def vng_argv(req: BootRequest, vng: str | None = None) -> list[str]:
+    if req.accel not in ACCELS:
+        raise ConfigError(f"unknown accelerator {req.accel!r}")
+    if not req.kernel.bootable:
+        raise ConfigError(f"kernel {req.kernel.name} has no bootable image")
+    assert req.kernel.image is not None
+    argv = [vng or vng_executable(), "--run", str(req.kernel.image), "--disable-microvm"]
+    argv.append("--force-9p")  # virtiofsd cannot serve the root here; don't wait for it
+    if req.accel == "tcg":
+        argv.append("--disable-kvm")
+    argv += ["--verbose", "--cpus", str(req.cpus), "--memory", req.profile.memory]
+    argv += ["--rwdir", str(req.run_dir), "--cwd", str(req.cwd)]
+    # "--opt=value": argparse takes a separate value starting with "-" for an option.
+    argv.append(f"--qemu-opts={shlex.join(req.profile.qemu_opts)}")
+    append = (*req.profile.append, *req.append)
+    if append:
+        argv.append(f"--append={' '.join(append)}")
+    argv.append(f"--exec={shlex.join(req.command)}")
+    return argv
+
+
+def _command_output(line: str) -> str:
+    """The guest command's part of a console line (kernel messages cut in mid-line)."""
+    kept = strip_kernel_message(line)
+    return kept if kept.strip() else ""
+
+
+def boot(req: BootRequest, vng: str | None = None) -> BootResult:
+    """Boot, run req.command, power off; the console goes to run_dir/console.log."""
+    req.run_dir.mkdir(parents=True, exist_ok=True)
+    console = req.run_dir / "console.log"
+    announce(
+        f"booting {req.kernel.release} ({req.profile.name}, {req.accel}, "
+        f"timeout {req.timeout:.0f} s); console: {console}"
+    )
+    argv = vng_argv(req, vng)
+    # vng runs its helpers (virtme-run...) from PATH: put its own directory first.
+    path = f"{Path(argv[0]).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    done = run(
+        argv,
+        env={"PATH": path},
+        log=console,
+        echo=True if req.show_kernel else _command_output,
+        timeout=req.timeout,
+        check=False,
+    )
+    if done.returncode == VNG_USAGE_ERROR:
+        raise ConfigError(f"vng rejected its arguments: {done.output.strip().splitlines()[-1]}")
+    status = "timed out" if done.timed_out else f"vng exited {done.returncode}"
+    announce(f"guest finished in {done.seconds:.1f} s ({status})")
+    return BootResult(req, console, done)

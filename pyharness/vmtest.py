@@ -1,0 +1,129 @@
+"""The vm-test pipeline: kernel -> build -> accelerator -> boot -> judge -> report."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import accel, kbuild, kernels, kjudge, profiles, vm
+from .config import Paths
+from .guest import RESULT, ModuleSpec, Plan
+from .report import Report, describe_taint, read_junit
+from .runner import announce
+
+# Modules loaded for every run, in order; later issues add the allocators.
+MODULES = ("masterdev",)
+BOOT_TIMEOUT = 900.0
+
+
+@dataclass(frozen=True)
+class VmTestRequest:
+    kernel: str = kernels.DEFAULT_KERNEL
+    profile: str = "plain"
+    kvm: str = "auto"
+    timeout: float = BOOT_TIMEOUT
+    probe_timeout: float = accel.PROBE_TIMEOUT
+    inject_warn: bool = False
+    tests: tuple[str, ...] = ("tests/vm",)
+    pytest_args: tuple[str, ...] = ()
+    show_kernel: bool = False
+
+
+def run(request: VmTestRequest, paths: Paths) -> Report:
+    """Run the whole pipeline; the Report says PASS or why not, and is saved."""
+    start = time.monotonic()
+    profile = profiles.get(request.profile)
+    kernel = kernels.resolve(request.kernel, paths)
+    built = kbuild.build(kernel, paths)
+    choice = accel.choose(request.kvm, kernel, paths, timeout=request.probe_timeout)
+    run_dir = _new_run_dir(paths, kernel.release, profile.name)
+    plan = Plan(_modules(built, request), request.tests, request.pytest_args)
+    plan.dump(run_dir)
+    boot_req = vm.BootRequest(
+        kernel=kernel,
+        profile=profile,
+        command=[sys.executable, "-m", "pyharness.guest", str(run_dir)],
+        run_dir=run_dir,
+        accel=choice.accel,
+        timeout=request.timeout,
+        cwd=paths.root,
+        show_kernel=request.show_kernel,
+    )
+    booted = vm.boot(boot_req)
+    report = Report(kernel.release, profile.name, choice.accel, choice.reason, run_dir=str(run_dir))
+    _collect(report, booted, run_dir)
+    report.wall_seconds = time.monotonic() - start
+    report.save(run_dir)
+    _link_latest(paths, run_dir)
+    return report
+
+
+def _modules(built: kbuild.BuildResult, request: VmTestRequest) -> tuple[ModuleSpec, ...]:
+    specs = []
+    for name in MODULES:
+        params = ("inject_warn=1",) if request.inject_warn and name == "masterdev" else ()
+        specs.append(ModuleSpec(str(built.modules[name]), params))
+    return tuple(specs)
+
+
+def _new_run_dir(paths: Paths, release: str, profile: str) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run_dir = paths.runs / f"{stamp}-{release}-{profile}"
+    run_dir.mkdir(parents=True)
+    return run_dir
+
+
+def _link_latest(paths: Paths, run_dir: Path) -> None:
+    latest = paths.runs / "latest"
+    latest.unlink(missing_ok=True)
+    latest.symlink_to(run_dir.name)
+
+
+def _collect(report: Report, booted: vm.BootResult, run_dir: Path) -> None:
+    """Fill the report from the guest's files and the console; list every problem."""
+    problems = report.problems
+    if booted.timed_out:
+        problems.append(f"boot timed out after {booted.request.timeout:.0f} s")
+    verdict = kjudge.judge(kjudge.parse_console(booted.console.read_text(errors="replace")))
+    if not verdict.ok:
+        report.kernel_log = "FAIL: " + ", ".join(verdict.kinds())
+        problems.append("kernel log reports " + ", ".join(verdict.kinds()))
+        print(verdict.report(), file=sys.stderr)
+    elif verdict.excused:
+        report.kernel_log = f"clean ({len(verdict.excused)} expected report lines from tests)"
+    result_file = run_dir / RESULT
+    if not result_file.exists():
+        problems.append(f"the guest wrote no {RESULT} (crash or panic? see console.log)")
+        return
+    result = json.loads(result_file.read_text())
+    report.clocksource = result["clocksource"]
+    report.boot_seconds = result["uptime_at_start"]
+    if report.accel == "kvm" and report.clocksource != "kvm-clock":
+        problems.append(f"asked for KVM but the guest's clocksource is {report.clocksource}")
+    for op in result["loads"] + result["unloads"]:
+        status = "ok" if op["returncode"] == 0 else f"FAILED ({op['output']})"
+        report.modules.append(f"{op['action']} {op['module']}: {status}")
+        if op["returncode"] != 0:
+            problems.append(f"{op['action']} {op['module']} failed: {op['output']}")
+    allowed = kjudge.ALLOWED_TAINT
+    if any(f.kind == "WARNING" for f in verdict.excused):
+        allowed |= kjudge.TAINT_WARN
+    report.taint = describe_taint(result["taint_at_end"])
+    raised = kjudge.new_taint(result["taint_at_start"], result["taint_at_end"], allowed)
+    if raised:
+        problems.append(f"kernel taint raised: {raised}")
+    _judge_pytest(report, result["pytest_returncode"], run_dir)
+
+
+def _judge_pytest(report: Report, returncode: int | None, run_dir: Path) -> None:
+    report.tests = read_junit(run_dir / "junit.xml")
+    if returncode is None:
+        report.problems.append("tests did not run")
+    elif returncode == 5:
+        report.problems.append("pytest collected no tests")
+    elif returncode != 0:
+        failing = ", ".join(report.tests.failing) if report.tests else ""
+        report.problems.append(f"tests failed (pytest exit {returncode}) {failing}".strip())

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Bring a fresh Debian or Ubuntu machine to where `invoke` runs: the host
+# packages the harness calls (installed only when missing, with sudo when not
+# root), then .venv with the Python packages of pyproject.toml (reinstalled
+# only when pyproject.toml changes).  Idempotent and quick when done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+	qemu-system-x86   # the VM
+	busybox-static    # virtme-ng's initramfs
+	kmod              # depmod, insmod in the guest
+	gcc-12 make libc6-dev  # kbuild against Debian's headers (they name gcc-12)
+	sparse perl       # lint: sparse, checkpatch.pl, kernel-doc
+	xz-utils tar      # unpacking linux-source for checkpatch
+	python3-venv
+)
+missing=()
+for pkg in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$pkg")
+done
+
+sudo=()
+[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "==> installing host packages: ${missing[*]}"
+	"${sudo[@]}" apt-get update -q
+	DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q \
+		--no-install-recommends "${missing[@]}"
+elif ! apt-cache show linux-source-6.1 >/dev/null 2>&1; then
+	echo "==> refreshing apt package lists (kernels are fetched with apt-get download)"
+	"${sudo[@]}" apt-get update -q
+fi
+
+stamp=.venv/.pyproject.sha256
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ]; then
+	echo "==> creating .venv"
+	python3 -m venv .venv
+fi
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+	echo "==> installing Python packages from pyproject.toml into .venv"
+	.venv/bin/python -m pip install -q --upgrade pip
+	.venv/bin/python -m pip install -q -e '.[dev]'
+	echo "$want" >"$stamp"
+fi

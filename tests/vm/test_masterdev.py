@@ -1,0 +1,63 @@
+"""masterdev loads, reloads and unloads cleanly; its WARN knob is caught by the judge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pyharness import guestkit, kjudge
+
+EDU = ("0x1234", "0x11e8")
+
+
+def test_module_is_live() -> None:
+    assert Path("/sys/module/masterdev/initstate").read_text().strip() == "live"
+
+
+def test_module_taints_only_as_out_of_tree() -> None:
+    assert Path("/sys/module/masterdev/taint").read_text().strip() in {"O", "OE"}
+
+
+def test_warn_knob_is_off_by_default_and_root_only() -> None:
+    param = Path("/sys/module/masterdev/parameters/inject_warn")
+    assert param.read_text().strip() == "N"
+    assert param.stat().st_mode & 0o777 == 0o400
+
+
+def test_edu_device_is_present() -> None:
+    found = [
+        dev
+        for dev in Path("/sys/bus/pci/devices").iterdir()
+        if ((dev / "vendor").read_text().strip(), (dev / "device").read_text().strip()) == EDU
+    ]
+    assert len(found) == 1
+
+
+def _reload(ko: Path, *params: str) -> None:
+    removed = guestkit.rmmod("masterdev")
+    assert removed.ok, removed.output
+    inserted = guestkit.insmod(ko, *params)
+    assert inserted.ok, inserted.output
+
+
+def test_reload_is_clean(module_paths: dict[str, Path], kernel_log_judge: guestkit.Kmsg) -> None:
+    _reload(module_paths["masterdev"])
+    texts = [line.text for line in kjudge.parse_kmsg(kernel_log_judge.read())]
+    assert "masterdev: unloaded" in texts
+    assert "masterdev: loaded" in texts
+
+
+@pytest.mark.kernel_expect("WARNING")
+def test_warn_knob_is_caught_by_the_judge(
+    module_paths: dict[str, Path], kernel_log_judge: guestkit.Kmsg
+) -> None:
+    ko = module_paths["masterdev"]
+    _reload(ko, "inject_warn=1")
+    lines = kjudge.parse_kmsg(kernel_log_judge.read())
+    verdict = kjudge.judge(kjudge.strip_markers(lines))
+    _reload(ko)
+    assert "WARNING" in verdict.kinds(), verdict.report()
+    warnings = [f.line.text for f in verdict.findings if f.kind == "WARNING"]
+    assert any("[masterdev]" in text for text in warnings), warnings
+    assert "Call Trace" in verdict.kinds()

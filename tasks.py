@@ -16,7 +16,7 @@ from pyharness.errors import BuildError, CommandError, HarnessError
 from pyharness.runner import announce, run
 
 PATHS = Paths.default()
-KERNEL_HELP = f"'6.1' (default), '6.12', an exact Debian ABI, 'host', or a build tree path"
+KERNEL_HELP = "'6.1' (default), '6.12', an exact Debian ABI, 'host', or a build tree path"
 
 
 @contextmanager
@@ -66,7 +66,8 @@ def build(c: Context, kernel: str = kernels.DEFAULT_KERNEL, sparse: bool = False
 
 VM_HELP = {
     "kernel": KERNEL_HELP,
-    "profile": "VM profile: " + "; ".join(f"{p.name}: {p.summary}" for p in profiles.PROFILES.values()),
+    "profile": "VM profile: "
+    + "; ".join(f"{p.name}: {p.summary}" for p in profiles.PROFILES.values()),
     "kvm": "accelerator: auto (probe KVM, fall back to TCG), kvm, or tcg",
     "timeout": "seconds before the whole boot is killed",
     "probe_timeout": "seconds the KVM probe may take before TCG is used",
@@ -142,7 +143,10 @@ def lint_(c: Context, kernel: str = kernels.DEFAULT_KERNEL) -> None:
     }
 )
 def test(
-    c: Context, kernel: str = kernels.DEFAULT_KERNEL, profile: str = "plain", kvm: str = "auto",
+    c: Context,
+    kernel: str = kernels.DEFAULT_KERNEL,
+    profile: str = "plain",
+    kvm: str = "auto",
     vm: bool = True,
 ) -> None:
     """Everything: host tests, lint, then the VM tests; a summary of each stage at the end."""

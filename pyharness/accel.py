@@ -58,7 +58,7 @@ def choose(
     key = f"{platform.node()} {platform.release()} {kernel.release}"
     known = _load(cache)
     if key in known and not reprobe:
-        return Choice(**{**known[key], "probed": False})
+        return Choice(known[key]["accel"], known[key]["reason"])
     choice, conclusive = probe(kernel, paths, timeout=timeout, vng=vng)
     if conclusive:
         known[key] = {"accel": choice.accel, "reason": choice.reason}
@@ -94,8 +94,9 @@ def probe(
     elif "kvm-clock" in done.output:
         choice = Choice("kvm", f"KVM guest answered in {done.seconds:.1f} s", True)
     else:
-        last = [ln for ln in done.output.splitlines() if ln.strip()][-1:] or ["no output"]
-        choice = Choice("tcg", f"KVM guest failed (vng {done.returncode}): {last[0][:160]}", True)
+        lines = [ln.strip() for ln in done.output.splitlines() if ln.strip()] or ["no output"]
+        why = next((ln for ln in lines if "error" in ln.lower()), lines[-1])
+        choice = Choice("tcg", f"KVM guest failed: {why[:120]}", True)
         conclusive = "qemu" in done.output.lower()
     announce(f"accelerator: {choice.accel} ({choice.reason})")
     return choice, conclusive

@@ -56,7 +56,9 @@ def build(kernel: KernelTree, paths: Paths, *, sparse: bool = False, jobs: int =
     try:
         done = run(argv, log=log, echo=False)
     except CommandError as err:
-        raise BuildError(f"kbuild failed against {kernel.release} (log: {log})", err.output) from err
+        raise BuildError(
+            f"kbuild failed against {kernel.release} (log: {log})", err.output
+        ) from err
     warnings = [m.group(0) for m in WARNING.finditer(done.output)]
     if warnings:
         raise BuildError(

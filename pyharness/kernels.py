@@ -192,7 +192,9 @@ def _fix_headers(root: Path, release: str, final_root: Path) -> Path:
     build = root / "usr/src" / f"linux-headers-{release}"
     makefile = build / "Makefile"
     text = makefile.read_text()
-    fixed, count = re.subn(r"^include /usr/src/", f"include {final_root}/usr/src/", text, flags=re.M)
+    fixed, count = re.subn(
+        r"^include /usr/src/", f"include {final_root}/usr/src/", text, flags=re.M
+    )
     if count != 1:
         raise KernelFetchError(f"unexpected headers Makefile in {makefile}:\n{text}")
     makefile.write_text(fixed)

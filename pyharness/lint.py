@@ -51,7 +51,8 @@ def checkpatch(paths: Paths) -> None:
     script = kernel_scripts(paths) / "checkpatch.pl"
     files = c_sources(paths)
     announce(f"checkpatch --strict on {len(files)} files")
-    argv = ["perl", script, "--no-tree", "--strict", "--quiet", "--show-types", "-f", *files]
+    argv: list[str | Path] = ["perl", script, "--no-tree", "--strict", "--quiet", "--show-types"]
+    argv += ["-f", *files]
     try:
         run(argv, cwd=paths.root)
     except CommandError as err:
@@ -75,11 +76,12 @@ def sparse(paths: Paths, kernel_spec: str) -> None:
 
 def python(paths: Paths) -> None:
     bindir = Path(sys.executable).parent
-    for argv in (
-        [bindir / "ruff", "check", "."],
-        [bindir / "ruff", "format", "--check", "."],
-        [bindir / "mypy"],
-    ):
+    commands: list[list[str]] = [
+        [str(bindir / "ruff"), "check", "."],
+        [str(bindir / "ruff"), "format", "--check", "."],
+        [str(bindir / "mypy")],
+    ]
+    for argv in commands:
         try:
             run(argv, cwd=paths.root)
         except CommandError as err:

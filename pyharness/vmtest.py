@@ -12,7 +12,6 @@ from . import accel, kbuild, kernels, kjudge, profiles, vm
 from .config import Paths
 from .guest import RESULT, ModuleSpec, Plan
 from .report import Report, describe_taint, read_junit
-from .runner import announce
 
 # Modules loaded for every run, in order; later issues add the allocators.
 MODULES = ("masterdev",)

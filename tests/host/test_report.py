@@ -1,0 +1,107 @@
+"""The host side of a run: what the guest left behind becomes a verdict."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pyharness import report, vmtest
+from pyharness.kernels import KernelTree
+from pyharness.profiles import get
+from pyharness.runner import Completed
+from pyharness.vm import BootRequest, BootResult
+
+JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest"
+ errors="0" failures="1" skipped="1" tests="4"><testcase classname="tests.vm.test_a"
+ name="test_ok"/><testcase classname="tests.vm.test_a" name="test_bad"><failure message="x"/>
+</testcase></testsuite></testsuites>"""
+
+
+def booted(tmp_path: Path, console: str, timed_out: bool = False) -> BootResult:
+    kernel = KernelTree("6.1.0-56", "6.1.0-56-amd64", tmp_path, None, "debian")
+    req = BootRequest(kernel, get("plain"), ["true"], tmp_path, "tcg", 60, tmp_path)
+    (tmp_path / "console.log").write_text(console)
+    done = Completed(["vng"], None if timed_out else 255, console, 1.0)
+    return BootResult(req, tmp_path / "console.log", done)
+
+
+def guest_result(tmp_path: Path, **overrides: object) -> None:
+    data = {
+        "kernel": "6.1.0-56-amd64",
+        "clocksource": "hpet",
+        "cmdline": "",
+        "uptime_at_start": 12.5,
+        "taint_at_start": 0,
+        "loads": [{"action": "insmod", "module": "masterdev", "returncode": 0, "output": ""}],
+        "unloads": [{"action": "rmmod", "module": "masterdev", "returncode": 0, "output": ""}],
+        "pytest_returncode": 0,
+        "pytest_seconds": 1.0,
+        "taint_at_end": 12288,
+    }
+    data.update(overrides)
+    (tmp_path / "result.json").write_text(json.dumps(data))
+
+
+def collect(tmp_path: Path, console: str = "", timed_out: bool = False) -> report.Report:
+    rep = report.Report("6.1.0-56-amd64", "plain", "tcg", "TCG requested")
+    vmtest._collect(rep, booted(tmp_path, console, timed_out), tmp_path)
+    return rep
+
+
+def test_junit_counts(tmp_path: Path) -> None:
+    (tmp_path / "junit.xml").write_text(JUNIT)
+    counts = report.read_junit(tmp_path / "junit.xml")
+    assert counts is not None
+    assert (counts.total, counts.passed, counts.failed, counts.skipped) == (4, 2, 1, 1)
+    assert counts.failing == ("tests.vm.test_a::test_bad",)
+
+
+def test_clean_run_passes(tmp_path: Path) -> None:
+    guest_result(tmp_path)
+    rep = collect(tmp_path, "[    1.0] masterdev: loaded\n")
+    assert rep.ok, rep.problems
+    assert rep.boot_seconds == 12.5
+    assert rep.taint == "12288 (OE)"
+    assert "PASS" in rep.text()
+
+
+def test_missing_result_means_the_guest_died(tmp_path: Path) -> None:
+    rep = collect(tmp_path, "[    9.0] Kernel panic - not syncing: Fatal exception\n")
+    assert any("no result.json" in p for p in rep.problems)
+    assert any("oops" in p for p in rep.problems)
+
+
+def test_timeout_is_reported(tmp_path: Path) -> None:
+    assert any("timed out" in p for p in collect(tmp_path, timed_out=True).problems)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "problem"),
+    [
+        ({"pytest_returncode": 5}, "collected no tests"),
+        ({"pytest_returncode": 1}, "tests failed"),
+        ({"pytest_returncode": None}, "tests did not run"),
+        ({"taint_at_end": 12288 | 1 << 5}, "taint raised: B"),
+        ({"clocksource": "kvm-clock"}, ""),
+        (
+            {"loads": [{"action": "insmod", "module": "m", "returncode": 1, "output": "EEXIST"}]},
+            "insmod m failed",
+        ),
+    ],
+)
+def test_problems(tmp_path: Path, overrides: dict[str, object], problem: str) -> None:
+    guest_result(tmp_path, **overrides)
+    problems = collect(tmp_path).problems
+    if problem:
+        assert any(problem in p for p in problems), problems
+    else:
+        assert problems == []
+
+
+def test_kvm_requested_but_not_running(tmp_path: Path) -> None:
+    guest_result(tmp_path)
+    rep = report.Report("6.1.0-56-amd64", "plain", "kvm", "probed")
+    vmtest._collect(rep, booted(tmp_path, ""), tmp_path)
+    assert any("clocksource is hpet" in p for p in rep.problems)

@@ -1,0 +1,66 @@
+"""The vng command line of each profile and accelerator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pyharness import profiles, vm
+from pyharness.errors import ConfigError
+from pyharness.kernels import KernelTree
+
+
+def request(tmp_path: Path, profile: str, accel: str = "tcg") -> vm.BootRequest:
+    image = tmp_path / "vmlinuz"
+    image.write_text("")
+    kernel = KernelTree("6.1.0-56", "6.1.0-56-amd64", tmp_path, image, "debian")
+    return vm.BootRequest(
+        kernel=kernel,
+        profile=profiles.get(profile),
+        command=["python", "-m", "pyharness.guest", "/run dir"],
+        run_dir=tmp_path / "run",
+        accel=accel,
+        timeout=60,
+        cwd=tmp_path,
+    )
+
+
+def test_plain_tcg(tmp_path: Path) -> None:
+    argv = vm.vng_argv(request(tmp_path, "plain"), vng="vng")
+    assert argv[:3] == ["vng", "--run", str(tmp_path / "vmlinuz")]
+    assert "--disable-microvm" in argv
+    assert "--disable-kvm" in argv
+    assert "--qemu-opts=-device edu" in argv
+    assert argv[argv.index("--rwdir") + 1] == str(tmp_path / "run")
+    assert argv[-1] == "--exec=python -m pyharness.guest '/run dir'"
+    assert not any(a.startswith("--append") for a in argv)
+
+
+def test_kvm_does_not_disable_kvm(tmp_path: Path) -> None:
+    assert "--disable-kvm" not in vm.vng_argv(request(tmp_path, "plain", "kvm"), vng="vng")
+
+
+def test_iommu_profile(tmp_path: Path) -> None:
+    argv = vm.vng_argv(request(tmp_path, "iommu"), vng="vng")
+    assert "--qemu-opts=-device intel-iommu,intremap=off -device edu" in argv
+    assert "--append=intel_iommu=on iommu.strict=1" in argv
+
+
+def test_himem_profile(tmp_path: Path) -> None:
+    argv = vm.vng_argv(request(tmp_path, "himem"), vng="vng")
+    assert argv[argv.index("--memory") + 1] == "512M"
+    assert "--append=mem=448M" in argv
+
+
+def test_unknown_profile_and_accel(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown profile"):
+        profiles.get("nosuch")
+    with pytest.raises(ConfigError, match="accelerator"):
+        vm.vng_argv(request(tmp_path, "plain", "hvf"), vng="vng")
+
+
+def test_console_echo_keeps_the_command_output() -> None:
+    assert vm._command_output("[    3.1] virtme initramfs: loading\n") == ""
+    assert vm._command_output("PASSED [ 16%][   30.2] masterdma: end t\n") == "PASSED [ 16%]\n"
+    assert vm._command_output("guest: insmod masterdev -> 0\n") == "guest: insmod masterdev -> 0\n"

@@ -77,6 +77,7 @@ def vng_argv(req: BootRequest, vng: str | None = None) -> list[str]:
     if req.accel == "tcg":
         argv.append("--disable-kvm")
     argv += ["--verbose", "--cpus", str(req.cpus), "--memory", req.profile.memory]
+    argv += ["--user", "root"]  # insmod, /dev/kmsg: root in the guest whoever runs vng
     argv += ["--rwdir", str(req.run_dir), "--cwd", str(req.cwd)]
     # "--opt=value": argparse takes a separate value starting with "-" for an option.
     argv.append(f"--qemu-opts={shlex.join(req.profile.qemu_opts)}")

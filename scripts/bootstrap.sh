@@ -11,6 +11,7 @@ packages=(
 	busybox-static    # virtme-ng's initramfs
 	kmod              # depmod, insmod in the guest
 	gcc-12 make libc6-dev  # kbuild against Debian's headers (they name gcc-12)
+	dwarves           # pahole: BTF for modules (6.12 headers ship vmlinux)
 	sparse perl       # lint: sparse, checkpatch.pl, kernel-doc
 	xz-utils tar      # unpacking linux-source for checkpatch
 	python3-venv

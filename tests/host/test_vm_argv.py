@@ -31,6 +31,7 @@ def test_plain_tcg(tmp_path: Path) -> None:
     assert argv[:3] == ["vng", "--run", str(tmp_path / "vmlinuz")]
     assert "--disable-microvm" in argv
     assert "--disable-kvm" in argv
+    assert argv[argv.index("--user") + 1] == "root"
     assert "--qemu-opts=-device edu" in argv
     assert argv[argv.index("--rwdir") + 1] == str(tmp_path / "run")
     assert argv[-1] == "--exec=python -m pyharness.guest '/run dir'"

@@ -8,8 +8,11 @@ BuildError carries the output.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import re
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,9 +47,23 @@ def copy_sources(src: Path, dest: Path) -> None:
     shutil.copytree(src, dest, ignore=keep)
 
 
+@contextlib.contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    """One build per kernel at a time: concurrent runs would copy over each other."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def build(kernel: KernelTree, paths: Paths, *, sparse: bool = False, jobs: int = 2) -> BuildResult:
     """Build every module of kmod/ against kernel; raise BuildError on error or warning."""
     dest = build_dir_for(kernel, paths)
+    with _locked(dest.parent):
+        return _build(kernel, paths, dest, sparse, jobs)
+
+
+def _build(kernel: KernelTree, paths: Paths, dest: Path, sparse: bool, jobs: int) -> BuildResult:
     copy_sources(paths.kmod, dest)
     log = dest.parent / ("sparse.log" if sparse else "build.log")
     argv = ["make", f"-j{jobs}", "-C", str(kernel.build_dir), f"M={dest}", "W=1", "modules"]

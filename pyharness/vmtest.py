@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ def run(request: VmTestRequest, paths: Paths) -> Report:
     built = kbuild.build(kernel, paths)
     choice = accel.choose(request.kvm, kernel, paths, timeout=request.probe_timeout)
     run_dir = _new_run_dir(paths, kernel.release, profile.name)
-    plan = Plan(_modules(built, request), request.tests, request.pytest_args)
+    plan = Plan(_modules(built, request, run_dir), request.tests, request.pytest_args)
     plan.dump(run_dir)
     boot_req = vm.BootRequest(
         kernel=kernel,
@@ -60,11 +61,17 @@ def run(request: VmTestRequest, paths: Paths) -> Report:
     return report
 
 
-def _modules(built: kbuild.BuildResult, request: VmTestRequest) -> tuple[ModuleSpec, ...]:
+def _modules(
+    built: kbuild.BuildResult, request: VmTestRequest, run_dir: Path
+) -> tuple[ModuleSpec, ...]:
+    """The run's own copy of each module: the logs keep the binaries they judged,
+    and a concurrent build cannot replace them under a booted guest."""
+    (run_dir / "modules").mkdir()
     specs = []
     for name in MODULES:
+        ko = Path(shutil.copy2(built.modules[name], run_dir / "modules"))
         params = ("inject_warn=1",) if request.inject_warn and name == "masterdev" else ()
-        specs.append(ModuleSpec(str(built.modules[name]), params))
+        specs.append(ModuleSpec(str(ko), params))
     return tuple(specs)
 
 

@@ -7,6 +7,15 @@
 #ifndef MASTERDMA_COMPAT_H
 #define MASTERDMA_COMPAT_H
 
+#include <linux/mm.h>
 #include <linux/version.h>
+
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+/* 6.3 made vm_flags read-only and added the helpers that change it. */
+static inline void vm_flags_set(struct vm_area_struct *vma, vm_flags_t flags)
+{
+	vma->vm_flags |= flags;
+}
+#endif
 
 #endif /* MASTERDMA_COMPAT_H */

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * master_dma.h - user-space ABI of the masterdma reference driver
+ *
+ * The interfaces (/dev/asitx0, /dev/asirx0, /dev/sditx0, /dev/sdirx0) each own
+ * one ring of DMA buffers from the Master ring allocator while open.  These
+ * ioctls report the ring's layout and hand buffers between user space and
+ * the device.  Every structure has fixed-size fields, natural alignment and
+ * explicit padding that the kernel requires to be zero.
+ */
+#ifndef _UAPI_MASTER_DMA_H
+#define _UAPI_MASTER_DMA_H
+
+#include <linux/const.h>
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+/**
+ * enum master_dma_tails - where the tails of the buffers go
+ * @MASTER_DMA_TAILS_PACKED: as many tails per page as fit (DVB ASI)
+ * @MASTER_DMA_TAILS_OWN_PAGE: each tail on a page of its own (SDI, mmap-able)
+ */
+enum master_dma_tails {
+	MASTER_DMA_TAILS_PACKED = 0,
+	MASTER_DMA_TAILS_OWN_PAGE = 1,
+};
+
+/**
+ * enum master_dma_alloc_kind - how an array of the ring was allocated
+ * @MASTER_DMA_ALLOC_KMALLOC: from the slab or page allocator (kmalloc)
+ * @MASTER_DMA_ALLOC_VMALLOC: from vmalloc, after kmalloc failed
+ */
+enum master_dma_alloc_kind {
+	MASTER_DMA_ALLOC_KMALLOC = 0,
+	MASTER_DMA_ALLOC_VMALLOC = 1,
+};
+
+/**
+ * enum master_dma_desc_format - the DMA descriptor format of a ring
+ * @MASTER_DMA_DESC_LSDMA: Linear Systems DMA controller, 7 x le32: csr (16-bit
+ *	size, INT, EOL), source, destination, next, and their high halves
+ * @MASTER_DMA_DESC_PLX9080: PLX 9080, 4 x le32: PCI address, local address,
+ *	size, next (flags in its low four bits)
+ */
+enum master_dma_desc_format {
+	MASTER_DMA_DESC_LSDMA = 0,
+	MASTER_DMA_DESC_PLX9080 = 1,
+};
+
+/* Flags of a map entry, decoded from its descriptor. */
+#define MASTER_DMA_FRAG_INT		_BITUL(0)	/* interrupt when done */
+#define MASTER_DMA_FRAG_EOL		_BITUL(1)	/* end of the chain */
+
+/**
+ * struct master_dma_summary - the layout of a ring, as the kernel made it
+ * @buffers: number of buffers
+ * @bufsize: bytes per buffer
+ * @page_size: PAGE_SIZE of the kernel
+ * @pointer_size: bytes per entry of the page and pointer arrays
+ * @tails: enum master_dma_tails
+ * @direction: 1 to the device, 2 from the device (enum dma_data_direction)
+ * @tail_size: bufsize % page_size
+ * @pointers_per_buf: pages and tail of one buffer
+ * @full_pages: whole pages of all buffers
+ * @tails_per_page: tails sharing one page (0: no tails)
+ * @tail_pages: pages holding tails
+ * @total_pages: pages allocated for buffers
+ * @pointers: fragments (pages and tails) in access order
+ * @page_array_bytes: size of the page array as allocated (ksize or vmalloc)
+ * @pointer_array_bytes: size of the access-order array as allocated
+ * @page_array_kind: enum master_dma_alloc_kind of the page array
+ * @pointer_array_kind: enum master_dma_alloc_kind of the pointer array
+ * @bytes_required: buffers * bufsize + (total_pages + pointers) * pointer_size
+ * @bytes_allocated: total_pages * page_size + page_array_bytes +
+ *	pointer_array_bytes
+ * @desc_format: enum master_dma_desc_format
+ * @desc_size: bytes of one descriptor
+ * @desc_stride: bytes between descriptors in the pool (aligned size)
+ * @pad: zero
+ * @descriptors: descriptors in the ring, one per fragment
+ * @desc_bytes: descriptors * desc_stride
+ * @desc_array_bytes: size of the array of descriptor pointers and handles
+ * @page_dma_array_bytes: size of the array of page DMA handles
+ */
+struct master_dma_summary {
+	__u32 buffers;
+	__u32 bufsize;
+	__u32 page_size;
+	__u32 pointer_size;
+	__u32 tails;
+	__u32 direction;
+	__u32 tail_size;
+	__u32 pointers_per_buf;
+	__u64 full_pages;
+	__u64 tails_per_page;
+	__u64 tail_pages;
+	__u64 total_pages;
+	__u64 pointers;
+	__u64 page_array_bytes;
+	__u64 pointer_array_bytes;
+	__u32 page_array_kind;
+	__u32 pointer_array_kind;
+	__u64 bytes_required;
+	__u64 bytes_allocated;
+	__u32 desc_format;
+	__u32 desc_size;
+	__u32 desc_stride;
+	__u32 pad;
+	__u64 descriptors;
+	__u64 desc_bytes;
+	__u64 desc_array_bytes;
+	__u64 page_dma_array_bytes;
+};
+
+/**
+ * struct master_dma_map_entry - one fragment (page or tail) of a ring
+ * @index: in: fragment number in access order, 0 to pointers - 1
+ * @flags: in: must be 0; out: MASTER_DMA_FRAG_* of its descriptor
+ * @buffer: out: the buffer it belongs to
+ * @part: out: its place in the buffer (0 .. pointers_per_buf - 1)
+ * @page: out: index of its page in the page array
+ * @offset: out: byte offset in that page
+ * @length: out: bytes
+ * @pad: must be 0
+ * @pad2: must be 0
+ * @dma_addr: out: bus address of the fragment, as in its descriptor
+ * @desc_dma: out: bus address of its descriptor
+ * @next_desc: out: bus address its descriptor chains to (flags removed)
+ */
+struct master_dma_map_entry {
+	__u64 index;
+	__u32 flags;
+	__u32 buffer;
+	__u32 part;
+	__u32 page;
+	__u32 offset;
+	__u32 length;
+	__u32 pad;
+	__u32 pad2;
+	__u64 dma_addr;
+	__u64 desc_dma;
+	__u64 next_desc;
+};
+
+/**
+ * struct master_dma_buffer - a buffer handed to or taken from the device
+ * @index: QBUF in: the buffer to queue, which must be the next in ring order;
+ *	DQBUF out: the buffer dequeued
+ * @flags: must be 0
+ * @bytesused: QBUF in: bytes of data (1 .. bufsize); DQBUF out: bufsize
+ * @pad: must be 0
+ */
+struct master_dma_buffer {
+	__u32 index;
+	__u32 flags;
+	__u32 bytesused;
+	__u32 pad;
+};
+
+#define MASTER_DMA_IOC_MAGIC		0xB8
+
+#define MASTER_DMA_IOC_SUMMARY \
+	_IOR(MASTER_DMA_IOC_MAGIC, 0x00, struct master_dma_summary)
+#define MASTER_DMA_IOC_MAP_ENTRY \
+	_IOWR(MASTER_DMA_IOC_MAGIC, 0x01, struct master_dma_map_entry)
+#define MASTER_DMA_IOC_QBUF \
+	_IOW(MASTER_DMA_IOC_MAGIC, 0x02, struct master_dma_buffer)
+#define MASTER_DMA_IOC_DQBUF \
+	_IOR(MASTER_DMA_IOC_MAGIC, 0x03, struct master_dma_buffer)
+
+#endif /* _UAPI_MASTER_DMA_H */

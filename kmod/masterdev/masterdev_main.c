@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * masterdev - reference driver and test vehicle of masterdma.
+ *
+ * It plays the Master card: four streaming interfaces, asitx0 and asirx0
+ * (DVB ASI: packed tails, Linear Systems descriptors) and sditx0 and
+ * sdirx0 (SDI: own-page tails, mmap-able, PLX 9080 descriptors).  Each
+ * interface's ring comes from the Master ring allocator when /dev/<iface>
+ * is opened and goes back when it is closed; its geometry is set in
+ * /sys/class/masterdev/<iface>/{buffers,bufsize}.  The card is a platform
+ * device with a 32-bit DMA mask (the PLX 9080 addresses 32 bits).
+ *
+ * inject_warn is a test-only knob: set at load, the module WARN()s once so
+ * that the harness can show its kernel log judge failing a run.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/bug.h>
+#include <linux/dma-mapping.h>
+#include <linux/fs.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/platform_device.h>
+
+#include "masterdev.h"
+
+static bool inject_warn;
+module_param(inject_warn, bool, 0400);
+MODULE_PARM_DESC(inject_warn,
+		 "Test only: WARN() at load to prove the harness's log judge (default: off)");
+
+unsigned int masterdev_max_buffers = 1U << 20;
+module_param_named(max_buffers, masterdev_max_buffers, uint, 0644);
+MODULE_PARM_DESC(max_buffers, "Largest buffers an interface accepts (default: 1048576)");
+
+unsigned int masterdev_max_bufsize = 1U << 20;
+module_param_named(max_bufsize, masterdev_max_bufsize, uint, 0644);
+MODULE_PARM_DESC(max_bufsize, "Largest bufsize an interface accepts (default: 1 MiB)");
+
+unsigned long long masterdev_max_ring_bytes = 512ULL << 20;
+module_param_named(max_ring_bytes, masterdev_max_ring_bytes, ullong, 0644);
+MODULE_PARM_DESC(max_ring_bytes,
+		 "Largest buffers * bufsize an interface accepts (default: 512 MiB)");
+
+#define MASTERDEV_DMA_BITS	32
+
+static struct masterdev_iface masterdev_ifaces[MASTERDEV_IFACES] = {
+	{ .name = "asitx0", .dir = DMA_TO_DEVICE,
+	  .tails = MASTER_DMA_TAILS_PACKED, .ops = &mdma_lsdma_ops,
+	  .buffers = 16, .bufsize = 1316 },
+	{ .name = "asirx0", .dir = DMA_FROM_DEVICE,
+	  .tails = MASTER_DMA_TAILS_PACKED, .ops = &mdma_lsdma_ops,
+	  .buffers = 16, .bufsize = 1316 },
+	{ .name = "sditx0", .dir = DMA_TO_DEVICE,
+	  .tails = MASTER_DMA_TAILS_OWN_PAGE, .ops = &mdma_plx9080_ops,
+	  .buffers = 16, .bufsize = 9588 },
+	{ .name = "sdirx0", .dir = DMA_FROM_DEVICE,
+	  .tails = MASTER_DMA_TAILS_OWN_PAGE, .ops = &mdma_plx9080_ops,
+	  .buffers = 16, .bufsize = 9588 },
+};
+
+static dev_t masterdev_devt;
+static struct platform_device *masterdev_pdev;
+
+static struct class masterdev_class = {
+	.name = "masterdev",
+	.dev_groups = masterdev_iface_groups,
+};
+
+static int masterdev_iface_add(struct masterdev_iface *iface,
+			       struct device *parent, dev_t devt)
+{
+	int ret;
+
+	mutex_init(&iface->lock);
+	iface->dma_dev = parent;
+	cdev_init(&iface->cdev, &masterdev_fops);
+	iface->cdev.owner = THIS_MODULE;
+	ret = cdev_add(&iface->cdev, devt, 1);
+	if (ret)
+		return ret;
+	iface->dev = device_create(&masterdev_class, parent, devt, iface, "%s",
+				   iface->name);
+	if (IS_ERR(iface->dev)) {
+		cdev_del(&iface->cdev);
+		return PTR_ERR(iface->dev);
+	}
+	return 0;
+}
+
+static void masterdev_iface_del(struct masterdev_iface *iface)
+{
+	device_destroy(&masterdev_class, iface->cdev.dev);
+	cdev_del(&iface->cdev);
+	mutex_destroy(&iface->lock);
+}
+
+static void masterdev_ifaces_del(void *count)
+{
+	unsigned long i = (unsigned long)count;
+
+	while (i--)
+		masterdev_iface_del(&masterdev_ifaces[i]);
+}
+
+static int masterdev_probe(struct platform_device *pdev)
+{
+	unsigned long i;
+	int ret;
+
+	ret = dma_coerce_mask_and_coherent(&pdev->dev,
+					   DMA_BIT_MASK(MASTERDEV_DMA_BITS));
+	if (ret)
+		return dev_err_probe(&pdev->dev, ret, "no %d-bit DMA\n",
+				     MASTERDEV_DMA_BITS);
+	for (i = 0; i < MASTERDEV_IFACES; i++) {
+		ret = masterdev_iface_add(&masterdev_ifaces[i], &pdev->dev,
+					  masterdev_devt + i);
+		if (ret) {
+			masterdev_ifaces_del((void *)i);
+			return dev_err_probe(&pdev->dev, ret, "cannot add %s\n",
+					     masterdev_ifaces[i].name);
+		}
+	}
+	return devm_add_action_or_reset(&pdev->dev, masterdev_ifaces_del,
+					(void *)i);
+}
+
+static struct platform_driver masterdev_driver = {
+	.driver = {
+		.name = "masterdev",
+	},
+	.probe = masterdev_probe,
+};
+
+static int __init masterdev_init(void)
+{
+	int ret;
+
+	WARN(inject_warn, "masterdev: inject_warn is set, warning on purpose\n");
+	ret = alloc_chrdev_region(&masterdev_devt, 0, MASTERDEV_IFACES,
+				  "masterdev");
+	if (ret)
+		return ret;
+	ret = class_register(&masterdev_class);
+	if (ret)
+		goto free_region;
+	ret = platform_driver_register(&masterdev_driver);
+	if (ret)
+		goto unregister_class;
+	masterdev_pdev = platform_device_register_simple("masterdev",
+							 PLATFORM_DEVID_NONE,
+							 NULL, 0);
+	if (IS_ERR(masterdev_pdev)) {
+		ret = PTR_ERR(masterdev_pdev);
+		goto unregister_driver;
+	}
+	pr_info("loaded\n");
+	return 0;
+
+unregister_driver:
+	platform_driver_unregister(&masterdev_driver);
+unregister_class:
+	class_unregister(&masterdev_class);
+free_region:
+	unregister_chrdev_region(masterdev_devt, MASTERDEV_IFACES);
+	return ret;
+}
+module_init(masterdev_init);
+
+static void __exit masterdev_exit(void)
+{
+	platform_device_unregister(masterdev_pdev);
+	platform_driver_unregister(&masterdev_driver);
+	class_unregister(&masterdev_class);
+	unregister_chrdev_region(masterdev_devt, MASTERDEV_IFACES);
+	pr_info("unloaded\n");
+}
+module_exit(masterdev_exit);
+
+MODULE_DESCRIPTION("masterdma reference driver and test vehicle");
+MODULE_AUTHOR("masterdma developers");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Private structures of the Master ring allocator.  Drivers see only the
+ * opaque struct mdma_ring of <master/mdma.h>.
+ */
+#ifndef MDMA_INTERNAL_H
+#define MDMA_INTERNAL_H
+
+#include <linux/atomic.h>
+#include <linux/dmapool.h>
+#include <master/mdma.h>
+
+/* Test-only layout bugs, to prove the harness notices them. */
+enum mdma_layout_bug {
+	MDMA_BUG_NONE = 0,
+	MDMA_BUG_EXTRA_TAIL = 1,	/* pack one tail too many per page */
+	MDMA_BUG_SKIP_PAGE = 2,		/* leave the first page unused */
+};
+
+/**
+ * struct mdma_desc_slot - one descriptor of the ring
+ * @cpu: its address for the CPU
+ * @dma: its bus address, kept here: never recovered from a next field
+ */
+struct mdma_desc_slot {
+	void *cpu;
+	dma_addr_t dma;
+};
+
+/**
+ * struct mdma_array - an array from kvmalloc and what it really cost
+ * @mem: the array
+ * @bytes: ksize() of a kmalloc array, whole pages of a vmalloc one
+ * @kind: enum master_dma_alloc_kind
+ */
+struct mdma_array {
+	void *mem;
+	size_t bytes;
+	u32 kind;
+};
+
+struct mdma_ring {
+	struct device *dev;
+	struct mdma_ring_params params;
+	const struct mdma_desc_ops *ops;
+	char name[32];
+	int bug;
+
+	/* geometry, from the parameters */
+	u32 tail_size;
+	u32 full_per_buf;
+	u32 pointers_per_buf;
+	u32 tails_per_page;
+	u64 full_pages;
+	u64 tail_pages;
+	u64 total_pages;
+	u64 pointers;
+
+	/* what was allocated; counts are of what really exists */
+	struct mdma_array pages;	/* struct page *[total_pages] */
+	struct mdma_array ptrs;		/* void *[pointers], access order */
+	struct mdma_array page_dma;	/* dma_addr_t[total_pages] */
+	struct mdma_array descs;	/* struct mdma_desc_slot[pointers] */
+	u64 nr_pages;
+	u64 nr_mapped;
+	u64 nr_descs;
+	struct dma_pool *pool;
+	struct dentry *debugfs;
+};
+
+/* mdma_main.c */
+extern struct dentry *mdma_debugfs_root;
+extern atomic_long_t mdma_pages_in_use;
+extern atomic_t mdma_rings;
+int mdma_layout_bug(void);
+
+/* mdma_ring.c */
+void mdma_locate(const struct mdma_ring *ring, u64 index, u32 *page,
+		 u32 *offset, u32 *length);
+
+/* mdma_debugfs.c */
+void mdma_debugfs_add(struct mdma_ring *ring);
+void mdma_debugfs_stats(struct dentry *root);
+
+#endif /* MDMA_INTERNAL_H */

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mdma - the Master ring allocator, module glue: debugfs root, statistics,
+ * test-only knobs.
+ *
+ * The allocator itself is in mdma_ring.c; descriptor formats in
+ * mdma_desc.c; user copies and mmap in mdma_user.c; debugfs reports in
+ * mdma_debugfs.c.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/debugfs.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+
+#include "mdma_internal.h"
+
+struct dentry *mdma_debugfs_root;
+atomic_long_t mdma_pages_in_use = ATOMIC_LONG_INIT(0);
+atomic_t mdma_rings = ATOMIC_INIT(0);
+
+static int test_layout_bug;
+module_param(test_layout_bug, int, 0600);
+MODULE_PARM_DESC(test_layout_bug,
+		 "Test only: 1 packs one tail too many per page, 2 skips a page (default: 0)");
+
+int mdma_layout_bug(void)
+{
+	return READ_ONCE(test_layout_bug);
+}
+
+static int __init mdma_init(void)
+{
+	mdma_debugfs_root = debugfs_create_dir("mdma", NULL);
+	mdma_debugfs_stats(mdma_debugfs_root);
+	return 0;
+}
+module_init(mdma_init);
+
+static void __exit mdma_exit(void)
+{
+	debugfs_remove_recursive(mdma_debugfs_root);
+}
+module_exit(mdma_exit);
+
+MODULE_DESCRIPTION("Master ring allocator: DMA rings of pages and packed tails");
+MODULE_AUTHOR("masterdma developers");
+MODULE_LICENSE("GPL");

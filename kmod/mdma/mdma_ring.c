@@ -1,0 +1,426 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mdma_ring.c - allocate and free the rings of the Master ring allocator
+ *
+ * A ring's buffers are made of whole pages plus a tail (bufsize % PAGE_SIZE).
+ * The page array holds the full pages first, buffer after buffer, then the
+ * tail pages, each holding tails_per_page tails (packed: as many as fit;
+ * own-page: one).  A tail never crosses a page.  The pointer array lists
+ * every page-or-tail in the order the device walks them: buffer 0's pages,
+ * its tail, buffer 1's pages...  One descriptor per entry of the pointer
+ * array, from a dma_pool, chained into a ring; the descriptors' bus
+ * addresses are kept beside them, never recovered from a next field.
+ *
+ * Every allocation goes through one helper per kind (arrays, pages,
+ * mappings, descriptors), which is where fault injection will hook in.
+ * Allocation sleeps (GFP_KERNEL) and stops on a fatal signal; the caller
+ * serialises alloc and free of one ring, different rings are independent.
+ */
+#include <linux/debugfs.h>
+#include <linux/dma-mapping.h>
+#include <linux/gfp.h>
+#include <linux/math64.h>
+#include <linux/mm.h>
+#include <linux/overflow.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include "mdma_internal.h"
+
+#define MDMA_BATCH	512	/* pages or descriptors between reschedules */
+
+static int mdma_array_alloc(struct mdma_array *array, u64 n, size_t size)
+{
+	if (n > INT_MAX / size)
+		return -ENOMEM;
+	array->mem = kvcalloc(n, size, GFP_KERNEL);
+	if (!array->mem)
+		return -ENOMEM;
+	if (is_vmalloc_addr(array->mem)) {
+		array->kind = MASTER_DMA_ALLOC_VMALLOC;
+		array->bytes = PAGE_ALIGN(n * size);
+	} else {
+		array->kind = MASTER_DMA_ALLOC_KMALLOC;
+		array->bytes = ksize(array->mem);
+	}
+	return 0;
+}
+
+static void mdma_array_free(struct mdma_array *array)
+{
+	kvfree(array->mem);
+	array->mem = NULL;
+}
+
+static bool mdma_should_stop(u64 done)
+{
+	if (done % MDMA_BATCH)
+		return false;
+	cond_resched();
+	return fatal_signal_pending(current);
+}
+
+static int mdma_geometry(struct mdma_ring *ring)
+{
+	const struct mdma_ring_params *p = &ring->params;
+	u32 tail = p->bufsize % PAGE_SIZE;
+	u64 bytes;
+
+	if (p->buffers < 2 || !p->bufsize || !p->ops)
+		return -EINVAL;
+	if (p->dir != DMA_TO_DEVICE && p->dir != DMA_FROM_DEVICE)
+		return -EINVAL;
+	if (p->tails != MASTER_DMA_TAILS_PACKED &&
+	    p->tails != MASTER_DMA_TAILS_OWN_PAGE)
+		return -EINVAL;
+
+	ring->tail_size = tail;
+	ring->full_per_buf = p->bufsize / PAGE_SIZE;
+	ring->pointers_per_buf = ring->full_per_buf + (tail > 0);
+	ring->full_pages = (u64)ring->full_per_buf * p->buffers;
+	ring->pointers = (u64)ring->pointers_per_buf * p->buffers;
+	if (tail)
+		ring->tails_per_page = p->tails == MASTER_DMA_TAILS_PACKED ?
+				       PAGE_SIZE / tail : 1;
+	if (tail && ring->bug == MDMA_BUG_EXTRA_TAIL)
+		ring->tails_per_page++;
+	if (tail)
+		ring->tail_pages = DIV_ROUND_UP_ULL(p->buffers,
+						    ring->tails_per_page);
+	ring->total_pages = ring->full_pages + ring->tail_pages +
+			    (ring->bug == MDMA_BUG_SKIP_PAGE);
+	/* page indexes are u32 in reports; the ring's bytes must fit size_t */
+	if (ring->total_pages > U32_MAX ||
+	    check_mul_overflow(ring->total_pages, (u64)PAGE_SIZE, &bytes) ||
+	    bytes > SIZE_MAX)
+		return -ENOMEM;
+	return 0;
+}
+
+/**
+ * mdma_locate() - where a fragment of a ring lives
+ * @ring: the ring
+ * @index: fragment number in access order
+ * @page: index in the page array
+ * @offset: byte offset in that page
+ * @length: bytes of the fragment
+ */
+void mdma_locate(const struct mdma_ring *ring, u64 index, u32 *page,
+		 u32 *offset, u32 *length)
+{
+	u32 skip = ring->bug == MDMA_BUG_SKIP_PAGE;
+	u32 part, slot;
+	u64 buf = div_u64_rem(index, ring->pointers_per_buf, &part);
+
+	if (part < ring->full_per_buf) {
+		*page = buf * ring->full_per_buf + part + skip;
+		*offset = 0;
+		*length = PAGE_SIZE;
+		return;
+	}
+	*page = ring->full_pages + div_u64_rem(buf, ring->tails_per_page, &slot) +
+		skip;
+	*offset = slot * ring->tail_size;
+	*length = ring->tail_size;
+}
+
+static int mdma_pages_alloc(struct mdma_ring *ring)
+{
+	gfp_t gfp = GFP_KERNEL | __GFP_ZERO | __GFP_NORETRY | __GFP_NOWARN;
+	struct page **pages = ring->pages.mem;
+	unsigned long want, got;
+
+	while (ring->nr_pages < ring->total_pages) {
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		want = min_t(u64, ring->total_pages, ring->nr_pages + MDMA_BATCH);
+		got = alloc_pages_bulk_array(gfp, want, pages);
+		if (got == ring->nr_pages) {
+			/* the bulk allocator gave up: one page, or fail */
+			pages[got] = alloc_page(gfp);
+			if (!pages[got])
+				return -ENOMEM;
+			got++;
+		}
+		atomic_long_add(got - ring->nr_pages, &mdma_pages_in_use);
+		ring->nr_pages = got;
+		cond_resched();
+	}
+	return 0;
+}
+
+static int mdma_pages_map(struct mdma_ring *ring)
+{
+	struct page **pages = ring->pages.mem;
+	dma_addr_t *page_dma = ring->page_dma.mem;
+	dma_addr_t dma;
+
+	while (ring->nr_mapped < ring->nr_pages) {
+		dma = dma_map_page(ring->dev, pages[ring->nr_mapped], 0,
+				   PAGE_SIZE, ring->params.dir);
+		if (dma_mapping_error(ring->dev, dma))
+			return -ENOMEM;
+		page_dma[ring->nr_mapped++] = dma;
+		if (mdma_should_stop(ring->nr_mapped))
+			return -EINTR;
+	}
+	return 0;
+}
+
+static int mdma_descs_alloc(struct mdma_ring *ring)
+{
+	struct mdma_desc_slot *slot;
+
+	ring->pool = dma_pool_create(ring->name, ring->dev, ring->ops->size,
+				     ring->ops->align, 0);
+	if (!ring->pool)
+		return -ENOMEM;
+	while (ring->nr_descs < ring->pointers) {
+		slot = (struct mdma_desc_slot *)ring->descs.mem + ring->nr_descs;
+		slot->cpu = dma_pool_zalloc(ring->pool, GFP_KERNEL, &slot->dma);
+		if (!slot->cpu)
+			return -ENOMEM;
+		if (mdma_should_stop(++ring->nr_descs))
+			return -EINTR;
+	}
+	return 0;
+}
+
+/* Fill the pointer array and chain the descriptors, in access order. */
+static void mdma_chain(struct mdma_ring *ring)
+{
+	struct mdma_desc_slot *descs = ring->descs.mem;
+	dma_addr_t *page_dma = ring->page_dma.mem;
+	struct page **pages = ring->pages.mem;
+	void **ptrs = ring->ptrs.mem;
+	u32 page, offset, len, part, flags;
+	u64 i, next;
+
+	for (i = 0; i < ring->pointers; i++) {
+		mdma_locate(ring, i, &page, &offset, &len);
+		ptrs[i] = page_address(pages[page]) + offset;
+		div_u64_rem(i, ring->pointers_per_buf, &part);
+		flags = part == ring->pointers_per_buf - 1 ? MDMA_DESC_INT : 0;
+		next = i + 1;
+		if (next == ring->pointers) {
+			flags |= MDMA_DESC_EOL;
+			next = 0;
+		}
+		ring->ops->fill(descs[i].cpu, page_dma[page] + offset, len,
+				descs[next].dma, flags, ring->params.dir);
+		if (!((i + 1) % MDMA_BATCH))
+			cond_resched();
+	}
+}
+
+static int mdma_ring_populate(struct mdma_ring *ring)
+{
+	int ret;
+
+	if (ring->total_pages > si_mem_available())
+		return -ENOMEM;
+	ret = mdma_array_alloc(&ring->pages, ring->total_pages,
+			       sizeof(struct page *));
+	if (!ret)
+		ret = mdma_array_alloc(&ring->ptrs, ring->pointers, sizeof(void *));
+	if (!ret)
+		ret = mdma_array_alloc(&ring->page_dma, ring->total_pages,
+				       sizeof(dma_addr_t));
+	if (!ret)
+		ret = mdma_array_alloc(&ring->descs, ring->pointers,
+				       sizeof(struct mdma_desc_slot));
+	if (!ret)
+		ret = mdma_pages_alloc(ring);
+	if (!ret)
+		ret = mdma_pages_map(ring);
+	if (!ret)
+		ret = mdma_descs_alloc(ring);
+	if (!ret)
+		mdma_chain(ring);
+	return ret;
+}
+
+/* Undo whatever part of mdma_ring_populate() was done, in reverse. */
+static void mdma_ring_release(struct mdma_ring *ring)
+{
+	struct mdma_desc_slot *descs = ring->descs.mem;
+	dma_addr_t *page_dma = ring->page_dma.mem;
+	struct page **pages = ring->pages.mem;
+	u64 freed = ring->nr_pages;
+
+	while (ring->nr_descs) {
+		ring->nr_descs--;
+		dma_pool_free(ring->pool, descs[ring->nr_descs].cpu,
+			      descs[ring->nr_descs].dma);
+	}
+	dma_pool_destroy(ring->pool);
+	while (ring->nr_mapped) {
+		ring->nr_mapped--;
+		dma_unmap_page(ring->dev, page_dma[ring->nr_mapped], PAGE_SIZE,
+			       ring->params.dir);
+	}
+	while (ring->nr_pages) {
+		__free_page(pages[--ring->nr_pages]);
+		if (!(ring->nr_pages % MDMA_BATCH))
+			cond_resched();
+	}
+	atomic_long_sub(freed, &mdma_pages_in_use);
+	mdma_array_free(&ring->descs);
+	mdma_array_free(&ring->page_dma);
+	mdma_array_free(&ring->ptrs);
+	mdma_array_free(&ring->pages);
+}
+
+/**
+ * mdma_ring_alloc() - allocate a ring of DMA buffers for a device
+ * @dev: the device that will walk the ring; its DMA mask applies
+ * @params: geometry, direction, tail policy, descriptor format, name
+ *
+ * Allocates zeroed pages, maps them for @dev, allocates one descriptor per
+ * page or tail from a dma_pool and chains them into a ring in access order.
+ * With a name, the ring's layout appears under /sys/kernel/debug/mdma/.
+ *
+ * Context: process context; sleeps.
+ * Return: the ring, or ERR_PTR(-EINVAL) for bad parameters, -ENOMEM when
+ * memory (or a mapping) is short, -EINTR on a fatal signal.
+ */
+struct mdma_ring *mdma_ring_alloc(struct device *dev,
+				  const struct mdma_ring_params *params)
+{
+	struct mdma_ring *ring;
+	int ret;
+
+	if (!dev || !params)
+		return ERR_PTR(-EINVAL);
+	ring = kzalloc(sizeof(*ring), GFP_KERNEL);
+	if (!ring)
+		return ERR_PTR(-ENOMEM);
+	ring->dev = dev;
+	ring->params = *params;
+	ring->ops = params->ops;
+	ring->bug = mdma_layout_bug();
+	strscpy(ring->name, params->name ?: dev_name(dev), sizeof(ring->name));
+	ring->params.name = ring->name;
+
+	ret = mdma_geometry(ring);
+	if (!ret)
+		ret = mdma_ring_populate(ring);
+	if (ret) {
+		mdma_ring_release(ring);
+		kfree(ring);
+		return ERR_PTR(ret);
+	}
+	atomic_inc(&mdma_rings);
+	if (params->name)
+		mdma_debugfs_add(ring);
+	return ring;
+}
+EXPORT_SYMBOL_GPL(mdma_ring_alloc);
+
+/**
+ * mdma_ring_free() - free a ring and everything it holds
+ * @ring: the ring; NULL and error pointers are ignored
+ *
+ * The device must have stopped walking the ring.
+ *
+ * Context: process context; sleeps.
+ */
+void mdma_ring_free(struct mdma_ring *ring)
+{
+	if (IS_ERR_OR_NULL(ring))
+		return;
+	debugfs_remove_recursive(ring->debugfs);
+	mdma_ring_release(ring);
+	atomic_dec(&mdma_rings);
+	kfree(ring);
+}
+EXPORT_SYMBOL_GPL(mdma_ring_free);
+
+/**
+ * mdma_ring_summary() - the layout of a ring as it was really allocated
+ * @ring: the ring
+ * @s: filled with the figures; page and array counts are those allocated,
+ *	array sizes those of ksize() (or whole pages for vmalloc)
+ *
+ * Context: any context.
+ */
+void mdma_ring_summary(const struct mdma_ring *ring,
+		       struct master_dma_summary *s)
+{
+	const struct mdma_ring_params *p = &ring->params;
+	u64 ptr = sizeof(void *);
+
+	memset(s, 0, sizeof(*s));
+	s->buffers = p->buffers;
+	s->bufsize = p->bufsize;
+	s->page_size = PAGE_SIZE;
+	s->pointer_size = ptr;
+	s->tails = p->tails;
+	s->direction = p->dir;
+	s->tail_size = ring->tail_size;
+	s->pointers_per_buf = ring->pointers_per_buf;
+	s->full_pages = ring->full_pages;
+	s->tails_per_page = ring->tails_per_page;
+	s->tail_pages = ring->tail_pages;
+	s->total_pages = ring->nr_pages;
+	s->pointers = ring->pointers;
+	s->page_array_bytes = ring->pages.bytes;
+	s->pointer_array_bytes = ring->ptrs.bytes;
+	s->page_array_kind = ring->pages.kind;
+	s->pointer_array_kind = ring->ptrs.kind;
+	s->bytes_required = (u64)p->buffers * p->bufsize +
+			    (ring->nr_pages + ring->pointers) * ptr;
+	s->bytes_allocated = ring->nr_pages * PAGE_SIZE + ring->pages.bytes +
+			     ring->ptrs.bytes;
+	s->desc_format = ring->ops->format;
+	s->desc_size = ring->ops->size;
+	s->desc_stride = ALIGN(ring->ops->size, ring->ops->align);
+	s->descriptors = ring->nr_descs;
+	s->desc_bytes = ring->nr_descs * s->desc_stride;
+	s->desc_array_bytes = ring->descs.bytes;
+	s->page_dma_array_bytes = ring->page_dma.bytes;
+}
+EXPORT_SYMBOL_GPL(mdma_ring_summary);
+
+/**
+ * mdma_ring_fragment() - one page or tail of a ring and its descriptor
+ * @ring: the ring
+ * @index: fragment number in access order
+ * @frag: filled with where it lives and what its descriptor says
+ *
+ * Context: any context.
+ * Return: 0, or -EINVAL if @index is beyond the ring.
+ */
+int mdma_ring_fragment(const struct mdma_ring *ring, u64 index,
+		       struct mdma_fragment *frag)
+{
+	const struct mdma_desc_slot *slot;
+	u32 len;
+
+	if (index >= ring->pointers)
+		return -EINVAL;
+	slot = (const struct mdma_desc_slot *)ring->descs.mem + index;
+	frag->buffer = div_u64_rem(index, ring->pointers_per_buf, &frag->part);
+	mdma_locate(ring, index, &frag->page, &frag->offset, &len);
+	frag->length = ring->ops->len(slot->cpu);
+	frag->flags = ring->ops->flags(slot->cpu);
+	frag->dma_addr = ring->ops->addr(slot->cpu);
+	frag->desc_dma = slot->dma;
+	frag->next_desc = ring->ops->next(slot->cpu);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(mdma_ring_fragment);
+
+/**
+ * mdma_ring_bytes() - bytes of data a ring holds (buffers * bufsize)
+ * @ring: the ring
+ *
+ * Context: any context.
+ * Return: the size of the ring's data in bytes.
+ */
+size_t mdma_ring_bytes(const struct mdma_ring *ring)
+{
+	return (size_t)ring->params.buffers * ring->params.bufsize;
+}
+EXPORT_SYMBOL_GPL(mdma_ring_bytes);

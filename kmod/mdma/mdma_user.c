@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mdma_user.c - moving data between user space and a ring
+ *
+ * A ring's data is seen as buffers * bufsize bytes, buffer after buffer.
+ * Copies go fragment by fragment, each bracketed by the dma_sync calls that
+ * hand the bytes to the CPU and back to the device.  Rings whose tails have
+ * their own pages can be mapped: the mapping shows each buffer as its pages
+ * then its tail page, in ring order.
+ */
+#include <linux/dma-mapping.h>
+#include <linux/math64.h>
+#include <linux/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/uaccess.h>
+
+#include "compat.h"
+#include "mdma_internal.h"
+
+/* The fragment holding byte @pos of the ring's data, and the offset in it. */
+static u64 mdma_seek(const struct mdma_ring *ring, u64 pos, u32 *in_frag)
+{
+	u32 in_buf, part;
+	u64 buf = div_u64_rem(pos, ring->params.bufsize, &in_buf);
+
+	part = in_buf / PAGE_SIZE;
+	*in_frag = in_buf - part * PAGE_SIZE;
+	return buf * ring->pointers_per_buf + part;
+}
+
+static ssize_t mdma_copy(struct mdma_ring *ring, loff_t pos, void __user *data,
+			 size_t count, bool to_ring)
+{
+	dma_addr_t *page_dma = ring->page_dma.mem;
+	void **ptrs = ring->ptrs.mem;
+	u32 in, page, offset, len;
+	size_t done = 0, chunk;
+	unsigned long left;
+	u64 index, total = mdma_ring_bytes(ring);
+
+	if (pos < 0)
+		return -EINVAL;
+	if (pos >= total)
+		return 0;
+	count = min_t(u64, count, total - pos);
+	while (done < count) {
+		index = mdma_seek(ring, pos + done, &in);
+		mdma_locate(ring, index, &page, &offset, &len);
+		chunk = min_t(size_t, count - done, len - in);
+		if (WARN_ON_ONCE(offset + in + chunk > PAGE_SIZE))
+			return -EIO;
+		dma_sync_single_range_for_cpu(ring->dev, page_dma[page],
+					      offset + in, chunk, ring->params.dir);
+		if (to_ring)
+			left = copy_from_user(ptrs[index] + in, data + done, chunk);
+		else
+			left = copy_to_user(data + done, ptrs[index] + in, chunk);
+		dma_sync_single_range_for_device(ring->dev, page_dma[page],
+						 offset + in, chunk, ring->params.dir);
+		done += chunk - left;
+		if (left || fatal_signal_pending(current))
+			break;
+		cond_resched();
+	}
+	return done ?: -EFAULT;
+}
+
+/**
+ * mdma_ring_copy_from_user() - write user data into a ring
+ * @ring: the ring
+ * @pos: byte offset in the ring's data (buffer * bufsize + offset)
+ * @data: user buffer
+ * @count: bytes to copy; copying stops at the end of the ring
+ *
+ * Context: process context; may fault and sleep.
+ * Return: bytes copied, 0 at the end of the ring, -EFAULT if nothing could
+ * be read from @data, -EINVAL for a negative @pos.
+ */
+ssize_t mdma_ring_copy_from_user(struct mdma_ring *ring, loff_t pos,
+				 const char __user *data, size_t count)
+{
+	return mdma_copy(ring, pos, (void __user *)data, count, true);
+}
+EXPORT_SYMBOL_GPL(mdma_ring_copy_from_user);
+
+/**
+ * mdma_ring_copy_to_user() - read a ring's data to user space
+ * @ring: the ring
+ * @pos: byte offset in the ring's data
+ * @data: user buffer
+ * @count: bytes to copy; copying stops at the end of the ring
+ *
+ * Context: process context; may fault and sleep.
+ * Return: bytes copied, 0 at the end of the ring, -EFAULT if nothing could
+ * be written to @data, -EINVAL for a negative @pos.
+ */
+ssize_t mdma_ring_copy_to_user(struct mdma_ring *ring, loff_t pos,
+			       char __user *data, size_t count)
+{
+	return mdma_copy(ring, pos, data, count, false);
+}
+EXPORT_SYMBOL_GPL(mdma_ring_copy_to_user);
+
+static void mdma_sync_buffer(struct mdma_ring *ring, u32 buffer, bool for_cpu)
+{
+	dma_addr_t *page_dma = ring->page_dma.mem;
+	u64 index = (u64)buffer * ring->pointers_per_buf;
+	u32 part, page, offset, len;
+
+	for (part = 0; part < ring->pointers_per_buf; part++) {
+		mdma_locate(ring, index + part, &page, &offset, &len);
+		if (for_cpu)
+			dma_sync_single_range_for_cpu(ring->dev, page_dma[page],
+						      offset, len, ring->params.dir);
+		else
+			dma_sync_single_range_for_device(ring->dev, page_dma[page],
+							 offset, len,
+							 ring->params.dir);
+	}
+}
+
+/**
+ * mdma_ring_sync_for_device() - hand one buffer to the device
+ * @ring: the ring
+ * @buffer: buffer number, below the ring's buffers
+ *
+ * Call after the CPU (or a user mapping) wrote the buffer, before the
+ * device reads it.
+ *
+ * Context: any context.
+ */
+void mdma_ring_sync_for_device(struct mdma_ring *ring, u32 buffer)
+{
+	if (!WARN_ON_ONCE(buffer >= ring->params.buffers))
+		mdma_sync_buffer(ring, buffer, false);
+}
+EXPORT_SYMBOL_GPL(mdma_ring_sync_for_device);
+
+/**
+ * mdma_ring_sync_for_cpu() - take one buffer back from the device
+ * @ring: the ring
+ * @buffer: buffer number, below the ring's buffers
+ *
+ * Call after the device wrote the buffer, before the CPU reads it.
+ *
+ * Context: any context.
+ */
+void mdma_ring_sync_for_cpu(struct mdma_ring *ring, u32 buffer)
+{
+	if (!WARN_ON_ONCE(buffer >= ring->params.buffers))
+		mdma_sync_buffer(ring, buffer, true);
+}
+EXPORT_SYMBOL_GPL(mdma_ring_sync_for_cpu);
+
+/**
+ * mdma_ring_mmap() - map a ring whose tails have their own pages
+ * @ring: the ring
+ * @vma: a shared mapping; page N of the ring is buffer N / pointers_per_buf,
+ *	part N % pointers_per_buf
+ *
+ * Context: process context, from a file's mmap operation.
+ * Return: 0; -EINVAL for a packed ring, a private mapping, or a range
+ * beyond the ring; an error of vm_insert_page().
+ */
+int mdma_ring_mmap(struct mdma_ring *ring, struct vm_area_struct *vma)
+{
+	struct page **pages = ring->pages.mem;
+	unsigned long i, count = vma_pages(vma);
+	u32 page, offset, len;
+	int ret;
+
+	if (ring->params.tails != MASTER_DMA_TAILS_OWN_PAGE)
+		return -EINVAL;
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	if (vma->vm_pgoff > ring->pointers ||
+	    count > ring->pointers - vma->vm_pgoff)
+		return -EINVAL;
+	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+	for (i = 0; i < count; i++) {
+		mdma_locate(ring, vma->vm_pgoff + i, &page, &offset, &len);
+		if (WARN_ON_ONCE(offset))
+			return -EIO;
+		ret = vm_insert_page(vma, vma->vm_start + i * PAGE_SIZE,
+				     pages[page]);
+		if (ret)
+			return ret;
+		if (!((i + 1) % 512))
+			cond_resched();
+	}
+	return 0;
+}
+EXPORT_SYMBOL_GPL(mdma_ring_mmap);

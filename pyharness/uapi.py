@@ -1,0 +1,80 @@
+"""The ioctl ABI of masterdev, from kmod/include/uapi/master_dma.h through cffi.
+
+API mode: the C compiler includes the header and supplies every struct layout
+and ``_IOR``/``_IOWR`` number.  The cdef that tells cffi which names exist is
+generated from the header's own text (its structs, enums and macro names), so
+nothing is retyped here.  The compiled module is cached under build/uapi/,
+keyed by the header's hash; the guest imports the copy the host built.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import re
+import sys
+import tempfile
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from cffi import FFI
+
+from .config import Paths
+
+HEADER = Paths.default().kmod / "include/uapi/master_dma.h"
+MODULE = "_master_dma_uapi"
+TYPES = "typedef uint32_t __u32;\ntypedef uint64_t __u64;\n"
+
+
+def cdef_from_header(text: str) -> str:
+    """The declarations of a UAPI header for cffi: types verbatim, macros as `...`."""
+    code = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    blocks = re.findall(r"^(?:struct|enum)\s+\w+\s*\{.*?^\};", code, flags=re.S | re.M)
+    names = re.findall(r"^#define\s+(MASTER_DMA_\w+)\b(?!\()", code, flags=re.M)
+    return TYPES + "\n".join(blocks) + "\n" + "".join(f"#define {n} ...\n" for n in names)
+
+
+def _build_dir(paths: Paths) -> Path:
+    digest = hashlib.sha256(HEADER.read_bytes()).hexdigest()[:16]
+    return paths.build / "uapi" / digest
+
+
+def build(paths: Paths) -> Path:
+    """Compile the binding (once per header version); return its directory."""
+    where = _build_dir(paths)
+    if list(where.glob(f"{MODULE}*.so")):
+        return where
+    where.mkdir(parents=True, exist_ok=True)
+    ffi = FFI()
+    ffi.cdef(cdef_from_header(HEADER.read_text()))
+    ffi.set_source(MODULE, '#include "master_dma.h"', include_dirs=[str(HEADER.parent)])
+    with tempfile.TemporaryDirectory() as tmp:
+        built = Path(ffi.compile(tmpdir=tmp, verbose=False))
+        built.rename(where / built.name)
+    return where
+
+
+@cache
+def load(paths: Paths | None = None) -> ModuleType:
+    """The compiled binding (its .ffi and .lib); built first on a writable host."""
+    where = _build_dir(paths or Paths.default())
+    found = sorted(where.glob(f"{MODULE}*.so"))
+    if not found:
+        where = build(paths or Paths.default())
+        found = sorted(where.glob(f"{MODULE}*.so"))
+    spec = importlib.util.spec_from_file_location(MODULE, found[0])
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[MODULE] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def ffi() -> Any:
+    return load().ffi
+
+
+def lib() -> Any:
+    return load().lib

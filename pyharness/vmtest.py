@@ -9,13 +9,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import accel, kbuild, kernels, kjudge, profiles, vm
+from . import accel, kbuild, kernels, kjudge, profiles, uapi, vm
 from .config import Paths
 from .guest import RESULT, ModuleSpec, Plan
 from .report import Report, describe_taint, read_junit
 
-# Modules loaded for every run, in order; later issues add the allocators.
-MODULES = ("masterdev",)
+# Modules loaded for every run, in order (a library before its users).
+MODULES = ("mdma", "masterdev")
 BOOT_TIMEOUT = 900.0
 
 
@@ -38,6 +38,7 @@ def run(request: VmTestRequest, paths: Paths) -> Report:
     profile = profiles.get(request.profile)
     kernel = kernels.resolve(request.kernel, paths)
     built = kbuild.build(kernel, paths)
+    uapi.build(paths)  # the guest imports it; its root is read-only
     choice = accel.choose(request.kvm, kernel, paths, timeout=request.probe_timeout)
     run_dir = _new_run_dir(paths, kernel.release, profile.name)
     plan = Plan(_modules(built, request, run_dir), request.tests, request.pytest_args)

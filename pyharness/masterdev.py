@@ -1,0 +1,110 @@
+"""A client of masterdev's interfaces, for code running in the guest as root.
+
+Geometry through sysfs, rings through /dev, layouts through debugfs and the
+ioctls of master_dma.h (bound with cffi, see uapi.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import mapcheck, uapi
+from .layout import Tails
+
+SYSFS = Path("/sys/class/masterdev")
+DEBUGFS = Path("/sys/kernel/debug/mdma")
+PARAMS = Path("/sys/module/masterdev/parameters")
+
+
+@dataclass(frozen=True)
+class Iface:
+    name: str
+    tails: Tails
+    to_device: bool
+    desc_format: str
+
+    @property
+    def mmap(self) -> bool:
+        return self.tails == "own-page"
+
+
+IFACES = {
+    i.name: i
+    for i in (
+        Iface("asitx0", "packed", True, "lsdma"),
+        Iface("asirx0", "packed", False, "lsdma"),
+        Iface("sditx0", "own-page", True, "plx9080"),
+        Iface("sdirx0", "own-page", False, "plx9080"),
+    )
+}
+
+
+def write_attr(path: Path, value: str) -> None:
+    """One write(2) of value, so that the kernel's error reaches the caller."""
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, value.encode())
+    finally:
+        os.close(fd)
+
+
+def geometry(iface: str) -> tuple[int, int]:
+    base = SYSFS / iface
+    return int((base / "buffers").read_text()), int((base / "bufsize").read_text())
+
+
+def set_geometry(iface: str, buffers: int, bufsize: int) -> None:
+    """Set both values in an order the product limit always accepts."""
+    base = SYSFS / iface
+    write_attr(base / "bufsize", "1")
+    write_attr(base / "buffers", str(buffers))
+    write_attr(base / "bufsize", str(bufsize))
+
+
+@contextlib.contextmanager
+def opened(iface: str, flags: int = os.O_RDWR) -> Iterator[int]:
+    fd = os.open(f"/dev/{iface}", flags)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def summary(iface: str) -> dict[str, int | str]:
+    return mapcheck.parse_summary((DEBUGFS / iface / "summary").read_text())
+
+
+def fragments(iface: str) -> list[mapcheck.Fragment]:
+    return mapcheck.parse_map((DEBUGFS / iface / "map").read_text())
+
+
+def stats() -> dict[str, int | str]:
+    return mapcheck.parse_summary((DEBUGFS / "stats").read_text())
+
+
+def ioctl(fd: int, request: int, struct: Any) -> Any:
+    """Issue an ioctl with a cffi struct as its argument; raises OSError."""
+    fcntl.ioctl(fd, request, uapi.ffi().buffer(struct), True)
+    return struct
+
+
+def ioctl_summary(fd: int) -> Any:
+    ffi, lib = uapi.ffi(), uapi.lib()
+    return ioctl(fd, lib.MASTER_DMA_IOC_SUMMARY, ffi.new("struct master_dma_summary *"))
+
+
+def ioctl_map_entry(fd: int, index: int, **fields: int) -> Any:
+    ffi, lib = uapi.ffi(), uapi.lib()
+    entry = ffi.new("struct master_dma_map_entry *", {"index": index, **fields})
+    return ioctl(fd, lib.MASTER_DMA_IOC_MAP_ENTRY, entry)
+
+
+def ioctl_buffer(fd: int, request: int, **fields: int) -> Any:
+    ffi = uapi.ffi()
+    return ioctl(fd, request, ffi.new("struct master_dma_buffer *", fields))

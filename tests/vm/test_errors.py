@@ -1,0 +1,185 @@
+"""Bad input gets a clear error and leaves nothing allocated."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import mmap
+import os
+import stat
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pyharness import masterdev as md
+from pyharness import uapi
+
+LIMITS = {
+    name: (md.PARAMS / f"max_{name}").read_text().strip() if md.PARAMS.exists() else "0"
+    for name in ("buffers", "bufsize", "ring_bytes")
+}
+
+
+@pytest.fixture(autouse=True)
+def restore() -> Iterator[None]:
+    saved = {name: md.geometry(name) for name in md.IFACES}
+    params = {p: p.read_text().strip() for p in md.PARAMS.glob("max_*")}
+    yield
+    for path, value in params.items():
+        md.write_attr(path, value)
+    for name, (buffers, bufsize) in saved.items():
+        md.set_geometry(name, buffers, bufsize)
+
+
+def nothing_allocated(iface: str) -> bool:
+    return md.stats()["rings"] == 0 and not (md.DEBUGFS / iface).exists()
+
+
+def expect_errno(code: int, action: Callable[..., object], *args: Any, **kwargs: Any) -> None:
+    with pytest.raises(OSError) as info:
+        action(*args, **kwargs)
+    assert info.value.errno == code, os.strerror(info.value.errno or 0)
+
+
+@pytest.mark.parametrize(
+    ("attr", "value"),
+    [
+        ("buffers", "0"),
+        ("buffers", "1"),
+        ("bufsize", "0"),
+        ("buffers", "abc"),
+        ("bufsize", "12x"),
+        ("buffers", ""),
+        ("buffers", "-1"),
+        ("buffers", "4294967296"),  # overflows 32 bits
+        ("bufsize", "18446744073709551616"),  # overflows 64 bits
+        ("buffers", str(int(LIMITS["buffers"]) + 1)),  # beyond max_buffers
+        ("bufsize", str(int(LIMITS["bufsize"]) + 1)),  # beyond max_bufsize
+    ],
+)
+def test_bad_geometry_is_refused(attr: str, value: str) -> None:
+    before = md.geometry("asitx0")
+    expect_errno(errno.EINVAL, md.write_attr, md.SYSFS / "asitx0" / attr, value)
+    assert md.geometry("asitx0") == before
+    assert nothing_allocated("asitx0")
+
+
+def test_product_beyond_the_ring_limit_is_refused() -> None:
+    md.set_geometry("asitx0", 65536, 65535)  # just below 2**32 bytes: over max_ring_bytes
+    expect_errno(errno.EINVAL, md.write_attr, md.SYSFS / "asitx0" / "bufsize", "65536")
+
+
+@pytest.mark.parametrize(
+    ("buffers", "bufsize"),
+    [(65536, 65536), (1 << 20, 1 << 20)],  # 4 GiB (overflows 32 bits) and 1 TiB: > RAM
+)
+def test_ring_larger_than_memory_fails_enomem(buffers: int, bufsize: int) -> None:
+    md.write_attr(md.PARAMS / "max_ring_bytes", str(1 << 62))
+    md.write_attr(md.PARAMS / "max_bufsize", str(1 << 20))
+    md.set_geometry("asirx0", buffers, bufsize)
+    pages = md.stats()["pages"]
+    expect_errno(errno.ENOMEM, os.open, "/dev/asirx0", os.O_RDWR)
+    assert md.stats()["pages"] == pages
+    assert nothing_allocated("asirx0")
+
+
+def test_second_open_is_busy_and_geometry_locked() -> None:
+    with md.opened("asitx0"):
+        expect_errno(errno.EBUSY, os.open, "/dev/asitx0", os.O_RDWR)
+        expect_errno(errno.EBUSY, md.write_attr, md.SYSFS / "asitx0" / "buffers", "8")
+
+
+def test_nodes_and_debugfs_are_root_only() -> None:
+    for name in md.IFACES:
+        assert stat.S_IMODE(os.stat(f"/dev/{name}").st_mode) == 0o600
+    with md.opened("sditx0"):
+        for f in ("summary", "map"):
+            assert stat.S_IMODE((md.DEBUGFS / "sditx0" / f).stat().st_mode) == 0o400
+
+
+def test_unknown_ioctl() -> None:
+    with md.opened("asitx0") as fd:
+        expect_errno(errno.ENOTTY, md.ioctl, fd, 0xB8FF, uapi.ffi().new("char[8]"))
+
+
+def raw_ioctl(fd: int, request: int, address: int) -> int:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.ioctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p]
+    if libc.ioctl(fd, request, address) == 0:
+        return 0
+    return ctypes.get_errno()
+
+
+def test_bad_user_pointer_is_efault() -> None:
+    lib = uapi.lib()
+    with md.opened("asitx0") as fd:
+        for request in (
+            lib.MASTER_DMA_IOC_SUMMARY,
+            lib.MASTER_DMA_IOC_MAP_ENTRY,
+            lib.MASTER_DMA_IOC_QBUF,
+        ):
+            assert raw_ioctl(fd, request, 16) == errno.EFAULT
+
+
+@pytest.mark.parametrize(
+    "fields", [{"flags": 1}, {"pad": 1}, {"pad2": 7}, {"index": 48}, {"index": 1 << 40}]
+)
+def test_map_entry_refuses_bad_fields(fields: dict[str, int]) -> None:
+    md.set_geometry("sditx0", 16, 9588)  # 48 fragments
+    with md.opened("sditx0") as fd:
+        args = {"index": 0, **fields}
+        expect_errno(errno.EINVAL, md.ioctl_map_entry, fd, args.pop("index"), **args)
+
+
+def test_queue_and_dequeue_in_ring_order() -> None:
+    lib = uapi.lib()
+    md.set_geometry("sdirx0", 3, 100)
+    with md.opened("sdirx0") as fd:
+        expect_errno(errno.EAGAIN, md.ioctl_buffer, fd, lib.MASTER_DMA_IOC_DQBUF)
+        expect_errno(
+            errno.EINVAL, md.ioctl_buffer, fd, lib.MASTER_DMA_IOC_QBUF, index=1, bytesused=100
+        )
+        for bad in (
+            {"bytesused": 0},
+            {"bytesused": 101},
+            {"flags": 2, "bytesused": 1},
+            {"pad": 1, "bytesused": 1},
+        ):
+            expect_errno(errno.EINVAL, md.ioctl_buffer, fd, lib.MASTER_DMA_IOC_QBUF, index=0, **bad)
+        for index in range(3):
+            md.ioctl_buffer(fd, lib.MASTER_DMA_IOC_QBUF, index=index, bytesused=100)
+        expect_errno(
+            errno.EAGAIN, md.ioctl_buffer, fd, lib.MASTER_DMA_IOC_QBUF, index=0, bytesused=100
+        )
+        got = [md.ioctl_buffer(fd, lib.MASTER_DMA_IOC_DQBUF) for _ in range(3)]
+        assert [(b.index, b.bytesused) for b in got] == [(0, 100), (1, 100), (2, 100)]
+
+
+def test_mmap_policy_and_bounds() -> None:
+    md.set_geometry("sditx0", 4, 9588)  # 12 pages
+    with md.opened("asitx0") as fd:
+        expect_errno(errno.EINVAL, mmap.mmap, fd, 4096, mmap.MAP_SHARED)  # packed ring
+    with md.opened("sditx0") as fd:
+        expect_errno(errno.EINVAL, mmap.mmap, fd, 4096, mmap.MAP_PRIVATE)
+        expect_errno(errno.EINVAL, mmap.mmap, fd, 13 * 4096, mmap.MAP_SHARED)
+        expect_errno(errno.EINVAL, mmap.mmap, fd, 4096, mmap.MAP_SHARED, offset=12 * 4096)
+        with mmap.mmap(fd, 4096, mmap.MAP_SHARED, offset=11 * 4096) as last:
+            assert last[:] == bytes(4096)
+
+
+def test_read_write_follow_the_direction() -> None:
+    md.set_geometry("asitx0", 2, 10)
+    with md.opened("asitx0") as fd:
+        expect_errno(errno.EINVAL, os.read, fd, 10)
+        assert os.write(fd, b"x" * 25) == 20  # stops at the end of the ring
+        expect_errno(errno.ENOSPC, os.write, fd, b"y")
+        assert os.pwrite(fd, b"z", 19) == 1
+    with md.opened("asirx0") as fd:
+        expect_errno(errno.EINVAL, os.write, fd, b"x")
+
+
+def test_unknown_module_parameter_values_are_refused() -> None:
+    expect_errno(errno.EINVAL, md.write_attr, md.PARAMS / "max_buffers", "many")
+    assert Path("/sys/module/mdma/parameters/test_layout_bug").read_text().strip() == "0"

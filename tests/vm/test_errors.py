@@ -51,7 +51,7 @@ def expect_errno(code: int, action: Callable[..., object], *args: Any, **kwargs:
         ("bufsize", "0"),
         ("buffers", "abc"),
         ("bufsize", "12x"),
-        ("buffers", ""),
+        ("buffers", "\n"),
         ("buffers", "-1"),
         ("buffers", "4294967296"),  # overflows 32 bits
         ("bufsize", "18446744073709551616"),  # overflows 64 bits
@@ -67,8 +67,10 @@ def test_bad_geometry_is_refused(attr: str, value: str) -> None:
 
 
 def test_product_beyond_the_ring_limit_is_refused() -> None:
-    md.set_geometry("asitx0", 65536, 65535)  # just below 2**32 bytes: over max_ring_bytes
+    md.set_geometry("asitx0", 65536, 1)
+    # 65536 * 65536 = 2**32: overflows 32 bits, and is beyond max_ring_bytes
     expect_errno(errno.EINVAL, md.write_attr, md.SYSFS / "asitx0" / "bufsize", "65536")
+    assert md.geometry("asitx0") == (65536, 1)
 
 
 @pytest.mark.parametrize(

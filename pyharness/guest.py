@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import guestkit
+from . import guestkit, layoutreport
 from .kjudge import begin_marker, end_marker
 
 PLAN = "plan.json"
@@ -42,6 +42,7 @@ class Plan:
     modules: tuple[ModuleSpec, ...]
     tests: tuple[str, ...]
     pytest_args: tuple[str, ...] = ()
+    layouts: tuple[tuple[str, int, int], ...] = ()  # rings measured for the report
 
     def dump(self, run_dir: Path) -> Path:
         path = run_dir / PLAN
@@ -52,7 +53,8 @@ class Plan:
     def load(cls, run_dir: Path) -> Plan:
         data = json.loads((run_dir / PLAN).read_text())
         modules = tuple(ModuleSpec(m["path"], tuple(m["params"])) for m in data["modules"])
-        return cls(modules, tuple(data["tests"]), tuple(data["pytest_args"]))
+        layouts = tuple((str(i), int(b), int(s)) for i, b, s in data.get("layouts", []))
+        return cls(modules, tuple(data["tests"]), tuple(data["pytest_args"]), layouts)
 
 
 @dataclass
@@ -93,6 +95,8 @@ def run(run_dir: Path) -> int:
         print(f"guest: insmod {spec.name} {' '.join(spec.params)} -> {op.returncode}", flush=True)
     if all(load["returncode"] == 0 for load in result.loads):
         result.pytest_returncode, result.pytest_seconds = _pytest(run_dir, plan)
+        if plan.layouts:
+            _phase("layout report", lambda: layoutreport.measure(list(plan.layouts), run_dir))
     for spec in reversed(plan.modules):
         if guestkit.loaded(spec.name):
             op = _phase(f"rmmod {spec.name}", lambda s=spec: guestkit.rmmod(s.name))

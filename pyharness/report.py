@@ -56,6 +56,7 @@ class Report:
     taint: str = ""
     problems: list[str] = field(default_factory=list)
     run_dir: str = ""
+    layouts: str = ""  # the layout report, when rings were measured
 
     @property
     def ok(self) -> bool:
@@ -84,11 +85,16 @@ class Report:
         width = max(len(k) for k, _ in self.rows())
         lines = ["", "masterdma vm-test report", "=" * 24]
         lines += [f"{k:<{width}}  {v}" for k, v in self.rows()]
+        if self.layouts:
+            lines += ["", "Seed rings: measured in the kernel, the model, the seed's arithmetic"]
+            lines += [self.layouts]
         return "\n".join(lines) + "\n"
 
     def markdown(self) -> str:
         lines = ["# masterdma vm-test report", "", "| | |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in self.rows()]
+        if self.layouts:
+            lines += ["", "## Seed rings", "", "```", self.layouts, "```"]
         return "\n".join(lines) + "\n"
 
     def save(self, run_dir: Path) -> None:

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import accel, kbuild, kernels, kjudge, profiles, uapi, vm
+from . import accel, kbuild, kernels, kjudge, layoutreport, profiles, uapi, vm
 from .config import Paths
 from .guest import RESULT, ModuleSpec, Plan
 from .report import Report, describe_taint, read_junit
@@ -41,7 +41,12 @@ def run(request: VmTestRequest, paths: Paths) -> Report:
     uapi.build(paths)  # the guest imports it; its root is read-only
     choice = accel.choose(request.kvm, kernel, paths, timeout=request.probe_timeout)
     run_dir = _new_run_dir(paths, kernel.release, profile.name)
-    plan = Plan(_modules(built, request, run_dir), request.tests, request.pytest_args)
+    plan = Plan(
+        _modules(built, request, run_dir),
+        request.tests,
+        request.pytest_args,
+        layoutreport.SEED_RINGS,
+    )
     plan.dump(run_dir)
     boot_req = vm.BootRequest(
         kernel=kernel,
@@ -56,6 +61,7 @@ def run(request: VmTestRequest, paths: Paths) -> Report:
     booted = vm.boot(boot_req)
     report = Report(kernel.release, profile.name, choice.accel, choice.reason, run_dir=str(run_dir))
     _collect(report, booted, run_dir)
+    report.layouts = layoutreport.render(run_dir)
     report.wall_seconds = time.monotonic() - start
     report.save(run_dir)
     _link_latest(paths, run_dir)

@@ -192,7 +192,7 @@ def free_bytes() -> int:
 def test_memory_comes_back_after_close() -> None:
     model = layout.layout(8192, 8192, "packed")  # 16384 pages, 64 MiB
     md.set_geometry("asirx0", 8192, 8192)
-    pages = md.stats()["pages"]
+    pages = int(md.stats()["pages"])
     before = free_bytes()
     with md.opened("asirx0"):
         during = free_bytes()

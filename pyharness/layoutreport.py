@@ -1,0 +1,79 @@
+"""The layout report: rings measured in the kernel beside the model's figures.
+
+measure() runs in the guest with the modules loaded and saves each ring's
+debugfs summary; render() runs on the host and puts, for each figure, the
+kernel's value, the model's prediction (8-byte pointers, SLUB) and the seed's
+own arithmetic (4-byte pointers, powers of two) side by side.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from . import layout
+from . import masterdev as md
+
+LAYOUTS = "layouts.json"
+SEED_RINGS = (("asitx0", 1000, 9588), ("asitx0", 10000, 1316))
+FIGURES = (
+    "tails_per_page",
+    "total_pages",
+    "pointers",
+    "page_array_bytes",
+    "pointer_array_bytes",
+    "bytes_required",
+    "bytes_allocated",
+)
+
+
+def measure(rings: list[tuple[str, int, int]], run_dir: Path) -> None:
+    """In the guest: open each ring, save its summary, restore the geometry."""
+    results: list[dict[str, Any]] = []
+    for iface, buffers, bufsize in rings:
+        saved = md.geometry(iface)
+        try:
+            md.set_geometry(iface, buffers, bufsize)
+            with md.opened(iface):
+                summary: dict[str, Any] = md.summary(iface)
+            results.append({"iface": iface, "summary": summary})
+        except OSError as err:
+            results.append(
+                {"iface": iface, "buffers": buffers, "bufsize": bufsize, "error": str(err)}
+            )
+        finally:
+            md.set_geometry(iface, *saved)
+    (run_dir / LAYOUTS).write_text(json.dumps(results, indent=2) + "\n")
+
+
+def render(run_dir: Path) -> str:
+    """The comparison table, or "" when nothing was measured."""
+    path = run_dir / LAYOUTS
+    if not path.exists():
+        return ""
+    out = []
+    for ring in json.loads(path.read_text()):
+        if "error" in ring:
+            out.append(f"{ring['iface']} {ring['buffers']} x {ring['bufsize']}: {ring['error']}")
+            continue
+        s = ring["summary"]
+        tails: layout.Tails = s["tails"]
+        model = layout.layout(s["buffers"], s["bufsize"], tails).as_dict()
+        seed = layout.layout(s["buffers"], s["bufsize"], tails, pointer_size=4, kmalloc="pow2")
+        seed_figures = seed.as_dict()
+        out.append(
+            f"{ring['iface']}: {s['buffers']} buffers of {s['bufsize']} bytes, {tails} tails "
+            f"(page array {s['page_array_kind']}, pointer array {s['pointer_array_kind']})"
+        )
+        out.append(f"  {'figure':<20} {'kernel':>12} {'model':>12} {'':2} {'seed (32-bit)':>14}")
+        for key in FIGURES:
+            mark = "ok" if s[key] == model[key] else "!!"
+            out.append(
+                f"  {key:<20} {s[key]:>12} {model[key]:>12} {mark:2} {seed_figures[key]:>14}"
+            )
+        out.append(
+            f"  {'descriptors':<20} {s['descriptors']:>12} x {s['desc_stride']} bytes "
+            f"({s['desc_format']}) = {s['desc_bytes']}, kept apart from bytes_allocated"
+        )
+    return "\n".join(out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 import sys
 from collections.abc import Callable, Iterator
@@ -134,28 +135,38 @@ def lint_(c: Context, kernel: str = kernels.DEFAULT_KERNEL) -> None:
     announce("lint clean")
 
 
+MATRIX_KERNELS = "6.1,6.12"
+MATRIX_PROFILES = "plain,iommu"
+
+
+def _vm_matrix_stage(kernel: str, profile: str, kvm: str) -> bool:
+    return _vm_test(kernel=kernel, profile=profile, kvm=kvm)
+
+
 @task(
     help={
-        "kernel": KERNEL_HELP,
-        "profile": VM_HELP["profile"],
+        "kernels": f"comma-separated kernels for the VM tests (default {MATRIX_KERNELS})",
+        "profiles": f"comma-separated VM profiles (default {MATRIX_PROFILES})",
         "kvm": VM_HELP["kvm"],
         "vm": "run the VM tests (--no-vm: host tests and lint only)",
     }
 )
 def test(
     c: Context,
-    kernel: str = kernels.DEFAULT_KERNEL,
-    profile: str = "plain",
+    kernels: str = MATRIX_KERNELS,
+    profiles: str = MATRIX_PROFILES,
     kvm: str = "auto",
     vm: bool = True,
 ) -> None:
-    """Everything: host tests, lint, then the VM tests; a summary of each stage at the end."""
+    """Everything: host tests, lint, then the VM tests on each kernel and profile."""
     stages: list[tuple[str, Callable[[], object]]] = [
         ("host tests", _host_tests),
-        ("lint", lambda: _lint(kernel)),
+        ("lint", lambda: _lint(kernels.split(",", maxsplit=1)[0])),
     ]
     if vm:
-        stages.append(("vm tests", lambda: _vm_test(kernel=kernel, profile=profile, kvm=kvm)))
+        for k in kernels.split(","):
+            for p in profiles.split(","):
+                stages.append((f"vm {k} {p}", functools.partial(_vm_matrix_stage, k, p, kvm)))
     results: list[tuple[str, str]] = []
     for name, stage in stages:
         announce(f"stage: {name}")
@@ -165,7 +176,7 @@ def test(
         except (HarnessError, Exit) as err:
             print(f"error: {err}", file=sys.stderr)
             results.append((name, "FAIL"))
-    print("\n".join(f"{name:<12} {status}" for name, status in results))
+    print("\n".join(f"{name:<16} {status}" for name, status in results))
     if any(status != "ok" for _, status in results):
         raise Exit("test FAILED", code=1)
 

@@ -24,6 +24,11 @@ from .profiles import Profile
 from .runner import Completed, announce, run
 
 ACCELS = ("kvm", "tcg")
+# Multi-threaded TCG lets a vCPU run stale code that another vCPU has just
+# patched; the kernel's int3-based text patching then oopses at boot ("Oops:
+# int3" in sched_clock_cpu, seen with 6.12 on QEMU 7.2).  One TCG thread keeps
+# two vCPUs, with cross-CPU code changes seen at once.
+TCG_OPTS = ("-accel", "tcg,thread=single")
 VNG_USAGE_ERROR = 2  # argparse: the harness built a bad command line
 
 
@@ -80,7 +85,8 @@ def vng_argv(req: BootRequest, vng: str | None = None) -> list[str]:
     argv += ["--user", "root"]  # insmod, /dev/kmsg: root in the guest whoever runs vng
     argv += ["--rwdir", str(req.run_dir), "--cwd", str(req.cwd)]
     # "--opt=value": argparse takes a separate value starting with "-" for an option.
-    argv.append(f"--qemu-opts={shlex.join(req.profile.qemu_opts)}")
+    qemu_opts = (*TCG_OPTS, *req.profile.qemu_opts) if req.accel == "tcg" else req.profile.qemu_opts
+    argv.append(f"--qemu-opts={shlex.join(qemu_opts)}")
     append = (*req.profile.append, *req.append)
     if append:
         argv.append(f"--append={' '.join(append)}")

@@ -32,19 +32,23 @@ def test_plain_tcg(tmp_path: Path) -> None:
     assert "--disable-microvm" in argv
     assert "--disable-kvm" in argv
     assert argv[argv.index("--user") + 1] == "root"
-    assert "--qemu-opts=-device edu" in argv
+    assert "--qemu-opts=-accel tcg,thread=single -device edu" in argv
     assert argv[argv.index("--rwdir") + 1] == str(tmp_path / "run")
     assert argv[-1] == "--exec=python -m pyharness.guest '/run dir'"
     assert not any(a.startswith("--append") for a in argv)
 
 
 def test_kvm_does_not_disable_kvm(tmp_path: Path) -> None:
-    assert "--disable-kvm" not in vm.vng_argv(request(tmp_path, "plain", "kvm"), vng="vng")
+    argv = vm.vng_argv(request(tmp_path, "plain", "kvm"), vng="vng")
+    assert "--disable-kvm" not in argv
+    assert "--qemu-opts=-device edu" in argv
 
 
 def test_iommu_profile(tmp_path: Path) -> None:
     argv = vm.vng_argv(request(tmp_path, "iommu"), vng="vng")
-    assert "--qemu-opts=-device intel-iommu,intremap=off -device edu" in argv
+    assert (
+        "--qemu-opts=-accel tcg,thread=single -device intel-iommu,intremap=off -device edu" in argv
+    )
     assert "--append=intel_iommu=on iommu.strict=1" in argv
 
 

@@ -8,6 +8,7 @@
 #define MASTERDMA_COMPAT_H
 
 #include <linux/mm.h>
+#include <linux/pci.h>
 #include <linux/version.h>
 
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
@@ -16,6 +17,11 @@ static inline void vm_flags_set(struct vm_area_struct *vma, vm_flags_t flags)
 {
 	vma->vm_flags |= flags;
 }
+#endif
+
+#ifndef PCI_IRQ_INTX
+/* 6.8 renamed PCI_IRQ_LEGACY; 6.12 no longer has the old name. */
+#define PCI_IRQ_INTX PCI_IRQ_LEGACY
 #endif
 
 #endif /* MASTERDMA_COMPAT_H */

@@ -49,6 +49,15 @@ extern unsigned int masterdev_max_buffers;
 extern unsigned int masterdev_max_bufsize;
 extern unsigned long long masterdev_max_ring_bytes;
 
+/* masterdev_main.c */
+extern struct dentry *masterdev_debugfs;
+
+/* masterdev_edu.c: the edu PCI device as a DMA engine */
+#define MASTERDEV_EDU_MAX	2048	/* bytes per transfer (QEMU 7.2) */
+extern struct pci_driver masterdev_edu_driver;
+int masterdev_edu_dma(dma_addr_t addr, u32 offset, u32 len, bool to_ram);
+struct device *masterdev_edu_device(void);
+
 /* masterdev_iface.c */
 extern const struct file_operations masterdev_fops;
 extern const struct attribute_group *masterdev_iface_groups[];

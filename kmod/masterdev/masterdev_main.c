@@ -16,10 +16,12 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/bug.h>
+#include <linux/debugfs.h>
 #include <linux/dma-mapping.h>
 #include <linux/fs.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/pci.h>
 #include <linux/platform_device.h>
 
 #include "masterdev.h"
@@ -59,6 +61,7 @@ static struct masterdev_iface masterdev_ifaces[MASTERDEV_IFACES] = {
 	  .buffers = 16, .bufsize = 9588 },
 };
 
+struct dentry *masterdev_debugfs;
 static dev_t masterdev_devt;
 static struct platform_device *masterdev_pdev;
 
@@ -138,10 +141,14 @@ static int __init masterdev_init(void)
 	int ret;
 
 	WARN(inject_warn, "masterdev: inject_warn is set, warning on purpose\n");
+	masterdev_debugfs = debugfs_create_dir("masterdev", NULL);
+	ret = pci_register_driver(&masterdev_edu_driver);
+	if (ret)
+		goto remove_debugfs;
 	ret = alloc_chrdev_region(&masterdev_devt, 0, MASTERDEV_IFACES,
 				  "masterdev");
 	if (ret)
-		return ret;
+		goto unregister_edu;
 	ret = class_register(&masterdev_class);
 	if (ret)
 		goto free_region;
@@ -164,6 +171,10 @@ unregister_class:
 	class_unregister(&masterdev_class);
 free_region:
 	unregister_chrdev_region(masterdev_devt, MASTERDEV_IFACES);
+unregister_edu:
+	pci_unregister_driver(&masterdev_edu_driver);
+remove_debugfs:
+	debugfs_remove_recursive(masterdev_debugfs);
 	return ret;
 }
 module_init(masterdev_init);
@@ -174,6 +185,8 @@ static void __exit masterdev_exit(void)
 	platform_driver_unregister(&masterdev_driver);
 	class_unregister(&masterdev_class);
 	unregister_chrdev_region(masterdev_devt, MASTERDEV_IFACES);
+	pci_unregister_driver(&masterdev_edu_driver);
+	debugfs_remove_recursive(masterdev_debugfs);
 	pr_info("unloaded\n");
 }
 module_exit(masterdev_exit);

@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * masterdev_edu.c - QEMU's edu PCI device (1234:11e8) as a DMA engine
+ *
+ * The edu device copies between RAM and a 4 KiB buffer of its own at device
+ * offset 0x40000, by bus address, and raises interrupt 0x100 when a
+ * transfer is done.  It addresses 28 bits unless QEMU is told otherwise.
+ * QEMU 7.2 completes each transfer 100 ms of virtual time after it starts
+ * and aborts on a transfer of exactly 4096 bytes, so transfers here are at
+ * most 2048 bytes.  One transfer at a time: the device has one channel.
+ *
+ * At probe a self-test moves a pattern to the device and back; if the bytes
+ * do not come back, the probe fails rather than leave a device that lies.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/completion.h>
+#include <linux/debugfs.h>
+#include <linux/dma-mapping.h>
+#include <linux/interrupt.h>
+#include <linux/io.h>
+#include <linux/jiffies.h>
+#include <linux/mutex.h>
+#include <linux/pci.h>
+#include <linux/seq_file.h>
+
+#include "compat.h"
+#include "masterdev.h"
+
+#define EDU_ID			0x00
+#define EDU_IRQ_STATUS		0x24
+#define EDU_IRQ_ACK		0x64
+#define EDU_DMA_SRC		0x80
+#define EDU_DMA_DST		0x88
+#define EDU_DMA_COUNT		0x90
+#define EDU_DMA_CMD		0x98
+#define EDU_DMA_START		BIT(0)
+#define EDU_DMA_TO_RAM		BIT(1)
+#define EDU_DMA_IRQ		BIT(2)
+#define EDU_IRQ_DMA		0x100
+#define EDU_BUFFER		0x40000
+#define EDU_DMA_BITS		28
+#define EDU_TIMEOUT_MS		5000
+
+struct masterdev_edu {
+	struct pci_dev *pdev;
+	void __iomem *regs;
+	struct mutex lock;	/* one transfer at a time */
+	struct completion done;
+	struct dentry *debugfs;
+	unsigned long transfers;
+	unsigned long interrupts;
+	bool selftest_passed;
+};
+
+/* The bound device; masterdev drives at most one. */
+static struct masterdev_edu *masterdev_edu;
+static DEFINE_MUTEX(masterdev_edu_bind);
+
+static irqreturn_t masterdev_edu_irq(int irq, void *data)
+{
+	struct masterdev_edu *edu = data;
+	u32 status = ioread32(edu->regs + EDU_IRQ_STATUS);
+
+	if (!status)
+		return IRQ_NONE;
+	iowrite32(status, edu->regs + EDU_IRQ_ACK);
+	edu->interrupts++;
+	if (status & EDU_IRQ_DMA)
+		complete(&edu->done);
+	return IRQ_HANDLED;
+}
+
+static int masterdev_edu_transfer(struct masterdev_edu *edu, dma_addr_t addr,
+				  u32 offset, u32 len, bool to_ram)
+{
+	u64 ram = addr, dev = EDU_BUFFER + offset;
+	u32 cmd = EDU_DMA_START | EDU_DMA_IRQ | (to_ram ? EDU_DMA_TO_RAM : 0);
+	int ret = 0;
+
+	if (!len || len > MASTERDEV_EDU_MAX || offset > MASTERDEV_EDU_MAX * 2 - len)
+		return -EINVAL;
+	mutex_lock(&edu->lock);
+	reinit_completion(&edu->done);
+	writeq(to_ram ? dev : ram, edu->regs + EDU_DMA_SRC);
+	writeq(to_ram ? ram : dev, edu->regs + EDU_DMA_DST);
+	writeq(len, edu->regs + EDU_DMA_COUNT);
+	iowrite32(cmd, edu->regs + EDU_DMA_CMD);
+	if (!wait_for_completion_timeout(&edu->done,
+					 msecs_to_jiffies(EDU_TIMEOUT_MS)))
+		ret = -ETIMEDOUT;
+	else
+		edu->transfers++;
+	mutex_unlock(&edu->lock);
+	return ret;
+}
+
+/**
+ * masterdev_edu_dma() - move bytes between RAM and the edu device by DMA
+ * @addr: bus address in RAM, as mapped for masterdev_edu_device()
+ * @offset: offset in the device's buffer, below 4096 - @len
+ * @len: bytes, 1 to MASTERDEV_EDU_MAX
+ * @to_ram: true to copy the device's buffer to RAM, false the other way
+ *
+ * The caller owns the DMA API discipline: the memory at @addr must be
+ * mapped for the edu device and synced for it before it reads or after it
+ * writes.
+ *
+ * Context: process context; sleeps until the device's interrupt.
+ * Return: 0; -ENODEV without an edu device; -EINVAL for a bad range;
+ * -ETIMEDOUT if the device did not finish in 5 seconds.
+ */
+int masterdev_edu_dma(dma_addr_t addr, u32 offset, u32 len, bool to_ram)
+{
+	int ret = -ENODEV;
+
+	mutex_lock(&masterdev_edu_bind);
+	if (masterdev_edu)
+		ret = masterdev_edu_transfer(masterdev_edu, addr, offset, len,
+					     to_ram);
+	mutex_unlock(&masterdev_edu_bind);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(masterdev_edu_dma);
+
+/**
+ * masterdev_edu_device() - the edu device, to map memory for it
+ *
+ * Context: any context.
+ * Return: the bound edu device, or NULL.  Valid while masterdev is loaded.
+ */
+struct device *masterdev_edu_device(void)
+{
+	struct masterdev_edu *edu = READ_ONCE(masterdev_edu);
+
+	return edu ? &edu->pdev->dev : NULL;
+}
+EXPORT_SYMBOL_GPL(masterdev_edu_device);
+
+/* Pattern to the device from the first half of a page, back to the second. */
+static int masterdev_edu_selftest(struct masterdev_edu *edu)
+{
+	struct device *dev = &edu->pdev->dev;
+	dma_addr_t dma;
+	u8 *buf;
+	int i, ret;
+
+	buf = dma_alloc_coherent(dev, PAGE_SIZE, &dma, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	for (i = 0; i < MASTERDEV_EDU_MAX; i++)
+		buf[i] = i * 7 + 3;
+	ret = masterdev_edu_transfer(edu, dma, 0, MASTERDEV_EDU_MAX, false);
+	if (!ret)
+		ret = masterdev_edu_transfer(edu, dma + MASTERDEV_EDU_MAX, 0,
+					     MASTERDEV_EDU_MAX, true);
+	if (!ret && memcmp(buf, buf + MASTERDEV_EDU_MAX, MASTERDEV_EDU_MAX))
+		ret = -EIO;
+	dma_free_coherent(dev, PAGE_SIZE, buf, dma);
+	return ret;
+}
+
+static int masterdev_edu_show(struct seq_file *m, void *unused)
+{
+	struct masterdev_edu *edu = m->private;
+
+	seq_printf(m, "device: %s\n", pci_name(edu->pdev));
+	seq_printf(m, "dma_mask_bits: %d\n", EDU_DMA_BITS);
+	seq_printf(m, "irq: %s\n", edu->pdev->msi_enabled ? "msi" : "intx");
+	seq_printf(m, "selftest: %s\n", edu->selftest_passed ? "pass" : "fail");
+	seq_printf(m, "transfers: %lu\ninterrupts: %lu\n", edu->transfers,
+		   edu->interrupts);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(masterdev_edu);
+
+static int masterdev_edu_probe(struct pci_dev *pdev,
+			       const struct pci_device_id *id)
+{
+	struct device *dev = &pdev->dev;
+	struct masterdev_edu *edu;
+	int ret;
+
+	edu = devm_kzalloc(dev, sizeof(*edu), GFP_KERNEL);
+	if (!edu)
+		return -ENOMEM;
+	edu->pdev = pdev;
+	mutex_init(&edu->lock);
+	init_completion(&edu->done);
+	ret = pcim_enable_device(pdev);
+	if (ret)
+		return dev_err_probe(dev, ret, "cannot enable\n");
+	ret = pcim_iomap_regions(pdev, BIT(0), KBUILD_MODNAME);
+	if (ret)
+		return dev_err_probe(dev, ret, "cannot map BAR 0\n");
+	edu->regs = pcim_iomap_table(pdev)[0];
+	if ((ioread32(edu->regs + EDU_ID) & 0xff) != 0xed)
+		return dev_err_probe(dev, -ENODEV, "not an edu device\n");
+	ret = dma_set_mask_and_coherent(dev, DMA_BIT_MASK(EDU_DMA_BITS));
+	if (ret)
+		return dev_err_probe(dev, ret, "no %d-bit DMA\n", EDU_DMA_BITS);
+	pci_set_master(pdev);
+	ret = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_MSI | PCI_IRQ_INTX);
+	if (ret < 0)
+		return dev_err_probe(dev, ret, "no interrupt\n");
+	/* managed: devres frees the IRQ, then the MSI vector (pcim device) */
+	ret = devm_request_irq(dev, pci_irq_vector(pdev, 0), masterdev_edu_irq,
+			       IRQF_SHARED, KBUILD_MODNAME "-edu", edu);
+	if (ret)
+		return dev_err_probe(dev, ret, "cannot request the interrupt\n");
+	ret = masterdev_edu_selftest(edu);
+	if (ret)
+		return dev_err_probe(dev, ret, "DMA self-test failed\n");
+	edu->selftest_passed = true;
+	edu->debugfs = debugfs_create_file("edu", 0400, masterdev_debugfs, edu,
+					   &masterdev_edu_fops);
+	mutex_lock(&masterdev_edu_bind);
+	masterdev_edu = edu;
+	mutex_unlock(&masterdev_edu_bind);
+	pci_set_drvdata(pdev, edu);
+	dev_info(dev, "edu DMA engine ready (%s)\n",
+		 pdev->msi_enabled ? "MSI" : "INTx");
+	return 0;
+}
+
+static void masterdev_edu_remove(struct pci_dev *pdev)
+{
+	struct masterdev_edu *edu = pci_get_drvdata(pdev);
+
+	mutex_lock(&masterdev_edu_bind);
+	masterdev_edu = NULL;
+	mutex_unlock(&masterdev_edu_bind);
+	debugfs_remove(edu->debugfs);
+}
+
+static const struct pci_device_id masterdev_edu_ids[] = {
+	{ PCI_DEVICE(0x1234, 0x11e8) },
+	{ }
+};
+MODULE_DEVICE_TABLE(pci, masterdev_edu_ids);
+
+struct pci_driver masterdev_edu_driver = {
+	.name = KBUILD_MODNAME "-edu",
+	.id_table = masterdev_edu_ids,
+	.probe = masterdev_edu_probe,
+	.remove = masterdev_edu_remove,
+};

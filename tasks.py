@@ -13,7 +13,7 @@ from invoke import Collection, Context, Exit, task
 
 from pyharness import accel, kbuild, kernels, lint, profiles, vmtest
 from pyharness.config import Paths
-from pyharness.errors import BuildError, CommandError, HarnessError
+from pyharness.errors import BuildError, HarnessError
 from pyharness.runner import announce, run
 
 PATHS = Paths.default()
@@ -25,12 +25,9 @@ def _harness_errors() -> Iterator[None]:
     """Turn the harness's typed errors into a clear message and exit status 1."""
     try:
         yield
-    except BuildError as err:
-        print(err.output, file=sys.stderr)
-        raise Exit(f"error: {err}", code=1) from err
-    except CommandError as err:
-        raise Exit(f"error: {err}", code=1) from err
     except HarnessError as err:
+        if isinstance(err, BuildError):
+            print(err.output, file=sys.stderr)
         raise Exit(f"error: {err}", code=1) from err
 
 

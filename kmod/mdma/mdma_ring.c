@@ -80,14 +80,14 @@ static int mdma_geometry(struct mdma_ring *ring)
 	ring->pointers_per_buf = ring->full_per_buf + (tail > 0);
 	ring->full_pages = (u64)ring->full_per_buf * p->buffers;
 	ring->pointers = (u64)ring->pointers_per_buf * p->buffers;
-	if (tail)
+	if (tail) {
 		ring->tails_per_page = p->tails == MASTER_DMA_TAILS_PACKED ?
 				       PAGE_SIZE / tail : 1;
-	if (tail && ring->bug == MDMA_BUG_EXTRA_TAIL)
-		ring->tails_per_page++;
-	if (tail)
+		if (ring->bug == MDMA_BUG_EXTRA_TAIL)
+			ring->tails_per_page++;
 		ring->tail_pages = DIV_ROUND_UP_ULL(p->buffers,
 						    ring->tails_per_page);
+	}
 	ring->total_pages = ring->full_pages + ring->tail_pages +
 			    (ring->bug == MDMA_BUG_SKIP_PAGE);
 	/* page indexes are u32 in reports; the ring's bytes must fit size_t */

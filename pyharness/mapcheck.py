@@ -29,6 +29,7 @@ class Fragment:
     desc: int
     next: int
     flags: str  # "I" interrupt, "E" end of list, "-" neither
+    phys: int  # physical address: where the CPU's bytes are
 
     @property
     def interrupt(self) -> bool:
@@ -46,7 +47,10 @@ def parse_map(text: str) -> list[Fragment]:
             continue
         fields = line.split()
         n = [int(x, 0) for x in fields[:9]]
-        frags.append(Fragment(n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7], n[8], fields[9]))
+        phys = int(fields[10], 0)
+        frags.append(
+            Fragment(n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7], n[8], fields[9], phys)
+        )
     return frags
 
 
@@ -95,13 +99,15 @@ def _check_pages(
             problems.add(f"fragment {f.index} ends at {f.offset + f.length}: outside its page")
         if not 0 <= f.page < total_pages:
             problems.add(f"fragment {f.index} is on page {f.page} of {total_pages}")
-        if (f.dma - f.offset) % page_size:
+        if (f.dma - f.offset) % page_size or (f.phys - f.offset) % page_size:
             problems.add(f"fragment {f.index} at {f.dma:#x} is not offset {f.offset} of a page")
         on_page[f.page].append(f)
     for page, group in on_page.items():
         group.sort(key=lambda f: f.offset)
         if len({f.dma - f.offset for f in group}) != 1:
             problems.add(f"page {page} has fragments with different bus addresses")
+        if len({f.phys - f.offset for f in group}) != 1:
+            problems.add(f"page {page} has fragments in different physical pages")
         for a, b in pairwise(group):
             if a.offset + a.length > b.offset:
                 problems.add(f"fragments {a.index} and {b.index} overlap on page {page}")

@@ -91,16 +91,16 @@ static int mdma_map_show(struct seq_file *m, void *v)
 	struct mdma_fragment f;
 
 	if (v == SEQ_START_TOKEN) {
-		seq_puts(m, "# index buffer part page offset length dma desc next flags\n");
+		seq_puts(m, "# index buffer part page offset length dma desc next flags phys\n");
 		return 0;
 	}
 	if (mdma_ring_fragment(ring, *(loff_t *)v - 1, &f))
 		return 0;
-	seq_printf(m, "%llu %u %u %u %u %u %#llx %#llx %#llx %s%s\n",
+	seq_printf(m, "%llu %u %u %u %u %u %#llx %#llx %#llx %s%s %#llx\n",
 		   *(loff_t *)v - 1, f.buffer, f.part, f.page, f.offset, f.length,
 		   (u64)f.dma_addr, (u64)f.desc_dma, (u64)f.next_desc,
 		   f.flags & MDMA_DESC_INT ? "I" : "-",
-		   f.flags & MDMA_DESC_EOL ? "E" : "-");
+		   f.flags & MDMA_DESC_EOL ? "E" : "-", (u64)f.phys);
 	return 0;
 }
 

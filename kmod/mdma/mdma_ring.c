@@ -395,6 +395,7 @@ EXPORT_SYMBOL_GPL(mdma_ring_summary);
 int mdma_ring_fragment(const struct mdma_ring *ring, u64 index,
 		       struct mdma_fragment *frag)
 {
+	struct page **pages = ring->pages.mem;
 	const struct mdma_desc_slot *slot;
 	u32 len;
 
@@ -407,6 +408,7 @@ int mdma_ring_fragment(const struct mdma_ring *ring, u64 index,
 	frag->flags = ring->ops->flags(slot->cpu);
 	frag->dma_addr = ring->ops->addr(slot->cpu);
 	frag->desc_dma = slot->dma;
+	frag->phys = page_to_phys(pages[frag->page]) + frag->offset;
 	frag->next_desc = ring->ops->next(slot->cpu);
 	return 0;
 }

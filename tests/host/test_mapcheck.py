@@ -42,6 +42,7 @@ def synthetic(
                 desc=0x2000000 + 32 * i,
                 next=0x2000000 + 32 * ((i + 1) % n),
                 flags=flags,
+                phys=0x30000000 + page * PAGE + offset,
             )
         )
     return frags, total
@@ -110,11 +111,19 @@ def test_wrong_length_and_count() -> None:
 def test_parse_map_and_summary() -> None:
     text = (
         "# index buffer part page offset length dma desc next flags\n"
-        "0 0 0 0 0 4096 0x1000 0x2000 0x2020 --\n"
-        "1 0 1 2 1396 1396 0x3574 0x2020 0x2000 IE\n"
+        "0 0 0 0 0 4096 0x1000 0x2000 0x2020 -- 0x7000\n"
+        "1 0 1 2 1396 1396 0x3574 0x2020 0x2000 IE 0x9574\n"
     )
     frags = mapcheck.parse_map(text)
-    assert frags[1] == Fragment(1, 0, 1, 2, 1396, 1396, 0x3574, 0x2020, 0x2000, "IE")
+    assert frags[1] == Fragment(1, 0, 1, 2, 1396, 1396, 0x3574, 0x2020, 0x2000, "IE", 0x9574)
     assert frags[1].interrupt and frags[1].end and not frags[0].interrupt
     summary = mapcheck.parse_summary("buffers: 16\ntails: packed\n")
     assert summary == {"buffers": 16, "tails": "packed"}
+
+
+def test_tails_of_one_page_in_different_physical_pages() -> None:
+    model = layout.layout(6, 1316)  # three tails per page
+    frags, total = synthetic(model)
+    frags[1] = dataclasses.replace(frags[1], phys=frags[1].phys + 16 * PAGE)
+    problems = mapcheck.check(model, frags, total)
+    assert any("different physical pages" in p for p in problems), problems

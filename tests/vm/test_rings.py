@@ -104,12 +104,12 @@ def sample(frags: list[mapcheck.Fragment], seed: int) -> list[mapcheck.Fragment]
 
 
 def check_bytes(frags: list[mapcheck.Fragment], data: bytes, model: Layout) -> list[str]:
-    """Each fragment holds its slice of data (buffer-major) at its bus address."""
+    """Each fragment holds its slice of data (buffer-major) in physical memory."""
     bad = []
     with Kcore() as kcore:
         for f in frags:
             start = f.buffer * model.bufsize + f.part * model.page_size
-            if kcore.read(f.dma, f.length) != data[start : start + f.length]:
+            if kcore.read(f.phys, f.length) != data[start : start + f.length]:
                 bad.append(f"fragment {f.index} (buffer {f.buffer} part {f.part}) differs")
     return bad[:10]
 

@@ -86,6 +86,7 @@ struct mdma_ring_params {
  * @dma_addr: bus address stored in its descriptor
  * @desc_dma: bus address of its descriptor
  * @next_desc: bus address its descriptor chains to
+ * @phys: physical address of the fragment (the CPU's view; root-only reports)
  */
 struct mdma_fragment {
 	u32 buffer;
@@ -97,6 +98,7 @@ struct mdma_fragment {
 	dma_addr_t dma_addr;
 	dma_addr_t desc_dma;
 	dma_addr_t next_desc;
+	phys_addr_t phys;
 };
 
 struct mdma_ring *mdma_ring_alloc(struct device *dev,

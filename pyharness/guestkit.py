@@ -1,7 +1,8 @@
 """Helpers for code that runs inside the guest: kernel log, taint, modules.
 
-Standard library only: the guest runs the project's venv over a read-only
-root, and these helpers must work before anything else is known to.
+Standard library and the harness's runner only: the guest runs the
+project's venv over a read-only root, and these helpers must work before
+anything else is known to.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from .runner import sbin
 
 TAINTED = Path("/proc/sys/kernel/tainted")
 CLOCKSOURCE = Path("/sys/devices/system/clocksource/clocksource0/current_clocksource")
@@ -88,13 +91,6 @@ class ModuleOp:
         return self.returncode == 0
 
 
-def _sbin(tool: str) -> str:
-    for where in ("/usr/sbin", "/sbin"):
-        if os.path.exists(f"{where}/{tool}"):
-            return f"{where}/{tool}"
-    return tool
-
-
 def _module_op(action: str, module: str, argv: list[str], params: tuple[str, ...]) -> ModuleOp:
     start = time.monotonic()
     proc = subprocess.run(argv, capture_output=True, text=True, check=False)
@@ -109,11 +105,11 @@ def _module_op(action: str, module: str, argv: list[str], params: tuple[str, ...
 
 
 def insmod(ko: Path, *params: str) -> ModuleOp:
-    return _module_op("insmod", ko.stem, [_sbin("insmod"), str(ko), *params], params)
+    return _module_op("insmod", ko.stem, [sbin("insmod") or "insmod", str(ko), *params], params)
 
 
 def rmmod(name: str) -> ModuleOp:
-    return _module_op("rmmod", name, [_sbin("rmmod"), name], ())
+    return _module_op("rmmod", name, [sbin("rmmod") or "rmmod", name], ())
 
 
 def loaded(name: str) -> bool:

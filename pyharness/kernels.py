@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .config import Paths
 from .errors import CommandError, KernelFetchError
-from .runner import announce, run
+from .runner import announce, run, sbin
 
 DEFAULT_KERNEL = "6.1"
 FLAVOUR = "amd64"
@@ -202,11 +202,10 @@ def _fix_headers(root: Path, release: str, final_root: Path) -> Path:
 
 
 def _sbin(tool: str) -> str:
-    """A tool from /sbin, which a normal user's PATH may lack."""
-    for candidate in (shutil.which(tool), f"/usr/sbin/{tool}", f"/sbin/{tool}"):
-        if candidate and Path(candidate).exists():
-            return candidate
-    raise KernelFetchError(f"{tool} not found: install the kmod package")
+    found = sbin(tool)
+    if not found:
+        raise KernelFetchError(f"{tool} not found: install the kmod package")
+    return found
 
 
 def cached_kernels(paths: Paths) -> list[dict[str, str]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -38,6 +39,14 @@ class Completed:
     @property
     def ok(self) -> bool:
         return self.returncode == 0
+
+
+def sbin(tool: str) -> str | None:
+    """A tool that lives in /sbin, which a normal user's PATH may lack."""
+    for candidate in (shutil.which(tool), f"/usr/sbin/{tool}", f"/sbin/{tool}"):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return None
 
 
 def announce(message: str, stream: TextIO | None = None) -> None:

@@ -136,10 +136,6 @@ MATRIX_KERNELS = "6.1,6.12"
 MATRIX_PROFILES = "plain,iommu"
 
 
-def _vm_matrix_stage(kernel: str, profile: str, kvm: str) -> bool:
-    return _vm_test(kernel=kernel, profile=profile, kvm=kvm)
-
-
 @task(
     help={
         "kernels": f"comma-separated kernels for the VM tests (default {MATRIX_KERNELS})",
@@ -163,7 +159,9 @@ def test(
     if vm:
         for k in kernels.split(","):
             for p in profiles.split(","):
-                stages.append((f"vm {k} {p}", functools.partial(_vm_matrix_stage, k, p, kvm)))
+                stages.append(
+                    (f"vm {k} {p}", functools.partial(_vm_test, kernel=k, profile=p, kvm=kvm))
+                )
     results: list[tuple[str, str]] = []
     for name, stage in stages:
         announce(f"stage: {name}")

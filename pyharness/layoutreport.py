@@ -31,19 +31,17 @@ FIGURES = (
 def measure(rings: list[tuple[str, int, int]], run_dir: Path) -> None:
     """In the guest: open each ring, save its summary, restore the geometry."""
     results: list[dict[str, Any]] = []
-    for iface, buffers, bufsize in rings:
-        saved = md.geometry(iface)
-        try:
-            md.set_geometry(iface, buffers, bufsize)
-            with md.opened(iface):
-                summary: dict[str, Any] = md.summary(iface)
-            results.append({"iface": iface, "summary": summary})
-        except OSError as err:
-            results.append(
-                {"iface": iface, "buffers": buffers, "bufsize": bufsize, "error": str(err)}
-            )
-        finally:
-            md.set_geometry(iface, *saved)
+    with md.preserved():
+        for iface, buffers, bufsize in rings:
+            try:
+                md.set_geometry(iface, buffers, bufsize)
+                with md.opened(iface):
+                    summary: dict[str, Any] = md.summary(iface)
+                results.append({"iface": iface, "summary": summary})
+            except OSError as err:
+                results.append(
+                    {"iface": iface, "buffers": buffers, "bufsize": bufsize, "error": str(err)}
+                )
     (run_dir / LAYOUTS).write_text(json.dumps(results, indent=2) + "\n")
 
 

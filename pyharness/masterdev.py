@@ -68,6 +68,20 @@ def set_geometry(iface: str, buffers: int, bufsize: int) -> None:
 
 
 @contextlib.contextmanager
+def preserved() -> Iterator[None]:
+    """Put every interface's geometry and masterdev's limits back afterwards."""
+    geometries = {name: geometry(name) for name in IFACES}
+    limits = {path: path.read_text().strip() for path in PARAMS.glob("max_*")}
+    try:
+        yield
+    finally:
+        for path, value in limits.items():
+            write_attr(path, value)
+        for name, (buffers, bufsize) in geometries.items():
+            set_geometry(name, buffers, bufsize)
+
+
+@contextlib.contextmanager
 def opened(iface: str, flags: int = os.O_RDWR) -> Iterator[int]:
     fd = os.open(f"/dev/{iface}", flags)
     try:

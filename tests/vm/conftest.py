@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from pyharness import guestkit, kjudge
+from pyharness import masterdev as md
 from pyharness.guest import Plan
 
 
@@ -34,6 +35,13 @@ def plan() -> Plan:
 @pytest.fixture(scope="session")
 def module_paths(plan: Plan) -> dict[str, Path]:
     return {spec.name: Path(spec.path) for spec in plan.modules}
+
+
+@pytest.fixture
+def masterdev_state() -> Iterator[None]:
+    """Tests that change geometry or limits leave them as they found them."""
+    with md.preserved():
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ import errno
 import mmap
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +22,7 @@ LIMITS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def restore() -> Iterator[None]:
-    saved = {name: md.geometry(name) for name in md.IFACES}
-    params = {p: p.read_text().strip() for p in md.PARAMS.glob("max_*")}
-    yield
-    for path, value in params.items():
-        md.write_attr(path, value)
-    for name, (buffers, bufsize) in saved.items():
-        md.set_geometry(name, buffers, bufsize)
+pytestmark = pytest.mark.usefixtures("masterdev_state")
 
 
 def nothing_allocated(iface: str) -> bool:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import mmap
 import os
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -58,12 +57,7 @@ SAMPLE = 2000  # fragments checked in physical memory on large rings
 PAGE = 4096
 
 
-@pytest.fixture(autouse=True)
-def restore_geometry() -> Iterator[None]:
-    saved = {name: md.geometry(name) for name in md.IFACES}
-    yield
-    for name, (buffers, bufsize) in saved.items():
-        md.set_geometry(name, buffers, bufsize)
+pytestmark = pytest.mark.usefixtures("masterdev_state")
 
 
 def expected_summary(model: Layout, fmt: str, kinds: dict[str, str]) -> dict[str, int | str]:

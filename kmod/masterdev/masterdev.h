@@ -8,6 +8,7 @@
 #include <linux/cdev.h>
 #include <linux/device.h>
 #include <linux/mutex.h>
+#include <master/masterdev.h>
 #include <master/mdma.h>
 
 #define MASTERDEV_IFACES	4
@@ -53,10 +54,7 @@ extern unsigned long long masterdev_max_ring_bytes;
 extern struct dentry *masterdev_debugfs;
 
 /* masterdev_edu.c: the edu PCI device as a DMA engine */
-#define MASTERDEV_EDU_MAX	2048	/* bytes per transfer (QEMU 7.2) */
 extern struct pci_driver masterdev_edu_driver;
-int masterdev_edu_dma(dma_addr_t addr, u32 offset, u32 len, bool to_ram);
-struct device *masterdev_edu_device(void);
 
 /* masterdev_iface.c */
 extern const struct file_operations masterdev_fops;

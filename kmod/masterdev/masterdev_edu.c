@@ -78,7 +78,7 @@ static int masterdev_edu_transfer(struct masterdev_edu *edu, dma_addr_t addr,
 	u32 cmd = EDU_DMA_START | EDU_DMA_IRQ | (to_ram ? EDU_DMA_TO_RAM : 0);
 	int ret = 0;
 
-	if (!len || len > MASTERDEV_EDU_MAX || offset > MASTERDEV_EDU_MAX * 2 - len)
+	if (!len || len > MASTERDEV_EDU_MAX || offset > MASTERDEV_EDU_BUFFER - len)
 		return -EINVAL;
 	mutex_lock(&edu->lock);
 	reinit_completion(&edu->done);
@@ -98,7 +98,7 @@ static int masterdev_edu_transfer(struct masterdev_edu *edu, dma_addr_t addr,
 /**
  * masterdev_edu_dma() - move bytes between RAM and the edu device by DMA
  * @addr: bus address in RAM, as mapped for masterdev_edu_device()
- * @offset: offset in the device's buffer, below 4096 - @len
+ * @offset: offset in the device's buffer, at most MASTERDEV_EDU_BUFFER - @len
  * @len: bytes, 1 to MASTERDEV_EDU_MAX
  * @to_ram: true to copy the device's buffer to RAM, false the other way
  *

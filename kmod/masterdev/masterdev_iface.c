@@ -44,16 +44,17 @@ static ssize_t masterdev_store(struct device *dev, const char *buf,
 	if (kstrtou32(buf, 0, &value))
 		return -EINVAL;
 	mutex_lock(&iface->lock);
-	if (iface->ring)
+	if (iface->ring) {
 		ret = -EBUSY;
-	else if (is_buffers)
+	} else if (is_buffers) {
 		ret = masterdev_check(value, iface->bufsize);
-	else
+		if (!ret)
+			iface->buffers = value;
+	} else {
 		ret = masterdev_check(iface->buffers, value);
-	if (!ret && is_buffers)
-		iface->buffers = value;
-	else if (!ret)
-		iface->bufsize = value;
+		if (!ret)
+			iface->bufsize = value;
+	}
 	mutex_unlock(&iface->lock);
 	return ret ?: count;
 }

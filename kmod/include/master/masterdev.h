@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * masterdev.h - what masterdev.ko exports to other modules
+ *
+ * QEMU's edu PCI device as a DMA engine: map memory for
+ * masterdev_edu_device(), then move up to MASTERDEV_EDU_MAX bytes at a time
+ * between it and the device's 4 KiB buffer with masterdev_edu_dma().
+ */
+#ifndef MASTER_MASTERDEV_H
+#define MASTER_MASTERDEV_H
+
+#include <linux/types.h>
+
+struct device;
+
+#define MASTERDEV_EDU_BUFFER	4096	/* bytes of the device's own buffer */
+#define MASTERDEV_EDU_MAX	2048	/* bytes per transfer (QEMU 7.2) */
+
+int masterdev_edu_dma(dma_addr_t addr, u32 offset, u32 len, bool to_ram);
+struct device *masterdev_edu_device(void);
+
+#endif /* MASTER_MASTERDEV_H */

@@ -44,7 +44,12 @@ def kernel_scripts(paths: Paths) -> Path:
 
 
 def c_sources(paths: Paths) -> list[Path]:
-    return sorted(p for p in paths.kmod.rglob("*") if p.suffix in {".c", ".h"})
+    """Our C sources, not what an in-tree kbuild run generated beside them."""
+    return sorted(
+        p
+        for p in paths.kmod.rglob("*")
+        if p.suffix in {".c", ".h"} and not p.name.endswith(".mod.c") and not p.name.startswith(".")
+    )
 
 
 # compat.h exists to hold the version checks checkpatch rightly flags elsewhere.

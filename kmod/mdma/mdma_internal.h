@@ -77,6 +77,7 @@ int mdma_layout_bug(void);
 /* mdma_ring.c */
 void mdma_locate(const struct mdma_ring *ring, u64 index, u32 *page,
 		 u32 *offset, u32 *length);
+int mdma_ring_corrupt(struct mdma_ring *ring, u64 index);
 
 /* mdma_debugfs.c */
 void mdma_debugfs_add(struct mdma_ring *ring);

@@ -157,8 +157,10 @@ static int mdma_pages_map(struct mdma_ring *ring)
 	dma_addr_t dma;
 
 	while (ring->nr_mapped < ring->nr_pages) {
-		dma = dma_map_page(ring->dev, pages[ring->nr_mapped], 0,
-				   PAGE_SIZE, ring->params.dir);
+		/* a full bounce buffer is our -ENOMEM, not a log line */
+		dma = dma_map_page_attrs(ring->dev, pages[ring->nr_mapped], 0,
+					 PAGE_SIZE, ring->params.dir,
+					 DMA_ATTR_NO_WARN);
 		if (dma_mapping_error(ring->dev, dma))
 			return -ENOMEM;
 		page_dma[ring->nr_mapped++] = dma;
@@ -413,6 +415,31 @@ int mdma_ring_fragment(const struct mdma_ring *ring, u64 index,
 	return 0;
 }
 EXPORT_SYMBOL_GPL(mdma_ring_fragment);
+
+/**
+ * mdma_ring_corrupt() - test only: point one descriptor at the next fragment
+ * @ring: the ring, idle
+ * @index: fragment whose descriptor is rewritten
+ *
+ * The descriptor keeps its length, flags and chain but takes the bus address
+ * of fragment @index + 1 (or 0), so a device still writes inside the ring.
+ *
+ * Return: 0, or -EINVAL if @index is beyond the ring or it has one fragment.
+ */
+int mdma_ring_corrupt(struct mdma_ring *ring, u64 index)
+{
+	struct mdma_desc_slot *descs = ring->descs.mem;
+	const struct mdma_desc_ops *ops = ring->ops;
+	u64 other = index + 1 == ring->pointers ? 0 : index + 1;
+	void *desc;
+
+	if (index >= ring->nr_descs || other == index)
+		return -EINVAL;
+	desc = descs[index].cpu;
+	ops->fill(desc, ops->addr(descs[other].cpu), ops->len(desc),
+		  ops->next(desc), ops->flags(desc), ring->params.dir);
+	return 0;
+}
 
 /**
  * mdma_ring_bytes() - bytes of data a ring holds (buffers * bufsize)

@@ -101,23 +101,63 @@ ssize_t mdma_ring_copy_to_user(struct mdma_ring *ring, loff_t pos,
 }
 EXPORT_SYMBOL_GPL(mdma_ring_copy_to_user);
 
-static void mdma_sync_buffer(struct mdma_ring *ring, u32 buffer, bool for_cpu)
+static void mdma_sync_one(struct mdma_ring *ring, u64 index, bool for_cpu)
 {
 	dma_addr_t *page_dma = ring->page_dma.mem;
-	u64 index = (u64)buffer * ring->pointers_per_buf;
-	u32 part, page, offset, len;
+	u32 page, offset, len;
 
-	for (part = 0; part < ring->pointers_per_buf; part++) {
-		mdma_locate(ring, index + part, &page, &offset, &len);
-		if (for_cpu)
-			dma_sync_single_range_for_cpu(ring->dev, page_dma[page],
-						      offset, len, ring->params.dir);
-		else
-			dma_sync_single_range_for_device(ring->dev, page_dma[page],
-							 offset, len,
-							 ring->params.dir);
-	}
+	mdma_locate(ring, index, &page, &offset, &len);
+	if (for_cpu)
+		dma_sync_single_range_for_cpu(ring->dev, page_dma[page], offset,
+					      len, ring->params.dir);
+	else
+		dma_sync_single_range_for_device(ring->dev, page_dma[page],
+						 offset, len, ring->params.dir);
 }
+
+static void mdma_sync_buffer(struct mdma_ring *ring, u32 buffer, bool for_cpu)
+{
+	u64 index = (u64)buffer * ring->pointers_per_buf;
+	u32 part;
+
+	for (part = 0; part < ring->pointers_per_buf; part++)
+		mdma_sync_one(ring, index + part, for_cpu);
+}
+
+/**
+ * mdma_ring_sync_fragment() - hand one fragment to the device or the CPU
+ * @ring: the ring
+ * @index: fragment number in access order, below the ring's pointers
+ * @for_cpu: true after the device wrote it and before the CPU reads it;
+ *	false after the CPU wrote it and before the device reads it
+ *
+ * Context: any context.
+ */
+void mdma_ring_sync_fragment(struct mdma_ring *ring, u64 index, bool for_cpu)
+{
+	if (!WARN_ON_ONCE(index >= ring->pointers))
+		mdma_sync_one(ring, index, for_cpu);
+}
+EXPORT_SYMBOL_GPL(mdma_ring_sync_fragment);
+
+/**
+ * mdma_ring_fragment_cpu() - the CPU's address of one fragment
+ * @ring: the ring
+ * @index: fragment number in access order
+ *
+ * For the driver's own use between mdma_ring_sync_fragment() calls; a
+ * kernel address, never to be shown to user space.
+ *
+ * Context: any context.
+ * Return: the address, or NULL if @index is beyond the ring.
+ */
+void *mdma_ring_fragment_cpu(const struct mdma_ring *ring, u64 index)
+{
+	void **ptrs = ring->ptrs.mem;
+
+	return index < ring->pointers ? ptrs[index] : NULL;
+}
+EXPORT_SYMBOL_GPL(mdma_ring_fragment_cpu);
 
 /**
  * mdma_ring_sync_for_device() - hand one buffer to the device

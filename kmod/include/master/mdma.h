@@ -115,6 +115,8 @@ ssize_t mdma_ring_copy_to_user(struct mdma_ring *ring, loff_t pos,
 int mdma_ring_mmap(struct mdma_ring *ring, struct vm_area_struct *vma);
 void mdma_ring_sync_for_device(struct mdma_ring *ring, u32 buffer);
 void mdma_ring_sync_for_cpu(struct mdma_ring *ring, u32 buffer);
+void mdma_ring_sync_fragment(struct mdma_ring *ring, u64 index, bool for_cpu);
+void *mdma_ring_fragment_cpu(const struct mdma_ring *ring, u64 index);
 size_t mdma_ring_bytes(const struct mdma_ring *ring);
 
 #endif /* MASTER_MDMA_H */

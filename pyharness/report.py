@@ -57,6 +57,7 @@ class Report:
     problems: list[str] = field(default_factory=list)
     run_dir: str = ""
     layouts: str = ""  # the layout report, when rings were measured
+    figures: str = ""  # figures to watch, measured by the tests
 
     @property
     def ok(self) -> bool:
@@ -88,6 +89,8 @@ class Report:
         if self.layouts:
             lines += ["", "Seed rings: measured in the kernel, the model, the seed's arithmetic"]
             lines += [self.layouts]
+        if self.figures:
+            lines += ["", "Figures to watch (measured, not judged)", self.figures]
         return "\n".join(lines) + "\n"
 
     def markdown(self) -> str:
@@ -95,6 +98,8 @@ class Report:
         lines += [f"| {k} | {v} |" for k, v in self.rows()]
         if self.layouts:
             lines += ["", "## Seed rings", "", "```", self.layouts, "```"]
+        if self.figures:
+            lines += ["", "## Figures to watch", "", "```", self.figures, "```"]
         return "\n".join(lines) + "\n"
 
     def save(self, run_dir: Path) -> None:

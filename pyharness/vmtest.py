@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import accel, kbuild, kernels, kjudge, layoutreport, profiles, uapi, vm
+from . import accel, figures, kbuild, kernels, kjudge, layoutreport, profiles, uapi, vm
 from .config import Paths
 from .guest import RESULT, ModuleSpec, Plan
 from .report import Report, describe_taint, read_junit
@@ -62,6 +62,7 @@ def run(request: VmTestRequest, paths: Paths) -> Report:
     report = Report(kernel.release, profile.name, choice.accel, choice.reason, run_dir=str(run_dir))
     _collect(report, booted, run_dir)
     report.layouts = layoutreport.render(run_dir)
+    report.figures = figures.render(run_dir)
     report.wall_seconds = time.monotonic() - start
     report.save(run_dir)
     _link_latest(paths, run_dir)

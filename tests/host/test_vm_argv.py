@@ -32,16 +32,18 @@ def test_plain_tcg(tmp_path: Path) -> None:
     assert "--disable-microvm" in argv
     assert "--disable-kvm" in argv
     assert argv[argv.index("--user") + 1] == "root"
-    assert "--qemu-opts=-accel tcg,thread=single -device edu" in argv
+    low_ram = "-machine max-ram-below-4g=256M"
+    assert f"--qemu-opts=-accel tcg,thread=single {low_ram} -device edu" in argv
+    assert argv[argv.index("--memory") + 1] == "1G"
     assert argv[argv.index("--rwdir") + 1] == str(tmp_path / "run")
     assert argv[-1] == "--exec=python -m pyharness.guest '/run dir'"
-    assert not any(a.startswith("--append") for a in argv)
+    assert "--append=swiotlb=65536" in argv  # a bounce pool the 28-bit edu reaches
 
 
 def test_kvm_does_not_disable_kvm(tmp_path: Path) -> None:
     argv = vm.vng_argv(request(tmp_path, "plain", "kvm"), vng="vng")
     assert "--disable-kvm" not in argv
-    assert "--qemu-opts=-device edu" in argv
+    assert "--qemu-opts=-machine max-ram-below-4g=256M -device edu" in argv
 
 
 def test_iommu_profile(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import select
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ from .layout import Tails
 SYSFS = Path("/sys/class/masterdev")
 DEBUGFS = Path("/sys/kernel/debug/mdma")
 PARAMS = Path("/sys/module/masterdev/parameters")
+EDU_DRIVER = Path("/sys/bus/pci/drivers/masterdev-edu")
+SWIOTLB = Path("/sys/kernel/debug/swiotlb")
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class Iface:
     tails: Tails
     to_device: bool
     desc_format: str
+    peer: str  # the other end of its loopback cable
 
     @property
     def mmap(self) -> bool:
@@ -37,10 +41,10 @@ class Iface:
 IFACES = {
     i.name: i
     for i in (
-        Iface("asitx0", "packed", True, "lsdma"),
-        Iface("asirx0", "packed", False, "lsdma"),
-        Iface("sditx0", "own-page", True, "plx9080"),
-        Iface("sdirx0", "own-page", False, "plx9080"),
+        Iface("asitx0", "packed", True, "lsdma", "asirx0"),
+        Iface("asirx0", "packed", False, "lsdma", "asitx0"),
+        Iface("sditx0", "own-page", True, "plx9080", "sdirx0"),
+        Iface("sdirx0", "own-page", False, "plx9080", "sditx0"),
     )
 }
 
@@ -90,6 +94,36 @@ def opened(iface: str, flags: int = os.O_RDWR) -> Iterator[int]:
         os.close(fd)
 
 
+def dma_device(iface: str) -> str:
+    """The device the interface's ring is (or will be) mapped for."""
+    return (SYSFS / iface / "dma_device").read_text().strip()
+
+
+def edu_device() -> str | None:
+    """The PCI name of the edu device masterdev bound, if any."""
+    bound = [p.name for p in EDU_DRIVER.glob("0000:*")] if EDU_DRIVER.exists() else []
+    return bound[0] if bound else None
+
+
+def swiotlb_used() -> int | None:
+    """Slots of the swiotlb pool in use now, or None without swiotlb."""
+    path = SWIOTLB / "io_tlb_used"
+    return int(path.read_text()) if path.exists() else None
+
+
+def corrupt(iface: str, index: int) -> None:
+    """Test only: point fragment index's descriptor at the next fragment."""
+    write_attr(DEBUGFS / iface / "corrupt", str(index))
+
+
+def set_pair(kind: str, buffers: int, bufsize: int) -> tuple[str, str]:
+    """Give both ends of a loopback cable ("asi" or "sdi") one geometry."""
+    tx, rx = f"{kind}tx0", f"{kind}rx0"
+    set_geometry(tx, buffers, bufsize)
+    set_geometry(rx, buffers, bufsize)
+    return tx, rx
+
+
 def summary(iface: str) -> dict[str, int | str]:
     return mapcheck.parse_summary((DEBUGFS / iface / "summary").read_text())
 
@@ -122,3 +156,29 @@ def ioctl_map_entry(fd: int, index: int, **fields: int) -> Any:
 def ioctl_buffer(fd: int, request: int, **fields: int) -> Any:
     ffi = uapi.ffi()
     return ioctl(fd, request, ffi.new("struct master_dma_buffer *", fields))
+
+
+def wait_ready(fd: int, events: int, timeout: float = 30.0) -> int:
+    """poll() one fd; the events it reported, or TimeoutError."""
+    poller = select.poll()
+    poller.register(fd, events)
+    got = poller.poll(timeout * 1000)
+    if not got:
+        raise TimeoutError(f"fd {fd} not ready for {events:#x} in {timeout} s")
+    return int(got[0][1])
+
+
+def qbuf(fd: int, index: int, bytesused: int) -> None:
+    ioctl_buffer(fd, uapi.lib().MASTER_DMA_IOC_QBUF, index=index, bytesused=bytesused)
+
+
+def dqbuf(fd: int) -> int:
+    """The index of the oldest buffer the device finished."""
+    return int(ioctl_buffer(fd, uapi.lib().MASTER_DMA_IOC_DQBUF).index)
+
+
+def edu_check(fd: int, seed: int) -> Any:
+    """Run the edu check on the open ring; the filled master_dma_edu_check."""
+    ffi, lib = uapi.ffi(), uapi.lib()
+    check = ffi.new("struct master_dma_edu_check *", {"seed": seed})
+    return ioctl(fd, lib.MASTER_DMA_IOC_EDU_CHECK, check)

@@ -6,8 +6,9 @@
  * offset 0x40000, by bus address, and raises interrupt 0x100 when a
  * transfer is done.  It addresses 28 bits unless QEMU is told otherwise.
  * QEMU 7.2 completes each transfer 100 ms of virtual time after it starts
- * and aborts on a transfer of exactly 4096 bytes, so transfers here are at
- * most 2048 bytes.  One transfer at a time: the device has one channel.
+ * and aborts on a transfer that reaches the buffer's last byte (an
+ * off-by-one in its range check), so transfers here are at most 2048 bytes
+ * and stay inside the first 4095.  One transfer at a time: the device has one channel.
  *
  * At probe a self-test moves a pattern to the device and back; if the bytes
  * do not come back, the probe fails rather than leave a device that lies.
@@ -78,7 +79,7 @@ static int masterdev_edu_transfer(struct masterdev_edu *edu, dma_addr_t addr,
 	u32 cmd = EDU_DMA_START | EDU_DMA_IRQ | (to_ram ? EDU_DMA_TO_RAM : 0);
 	int ret = 0;
 
-	if (!len || len > MASTERDEV_EDU_MAX || offset > MASTERDEV_EDU_BUFFER - len)
+	if (!len || len > MASTERDEV_EDU_MAX || offset > MASTERDEV_EDU_USABLE - len)
 		return -EINVAL;
 	mutex_lock(&edu->lock);
 	reinit_completion(&edu->done);
@@ -98,7 +99,7 @@ static int masterdev_edu_transfer(struct masterdev_edu *edu, dma_addr_t addr,
 /**
  * masterdev_edu_dma() - move bytes between RAM and the edu device by DMA
  * @addr: bus address in RAM, as mapped for masterdev_edu_device()
- * @offset: offset in the device's buffer, at most MASTERDEV_EDU_BUFFER - @len
+ * @offset: offset in the device's buffer, at most MASTERDEV_EDU_USABLE - @len
  * @len: bytes, 1 to MASTERDEV_EDU_MAX
  * @to_ram: true to copy the device's buffer to RAM, false the other way
  *
@@ -244,4 +245,5 @@ struct pci_driver masterdev_edu_driver = {
 	.id_table = masterdev_edu_ids,
 	.probe = masterdev_edu_probe,
 	.remove = masterdev_edu_remove,
+	.driver.suppress_bind_attrs = true,	/* open rings use the device */
 };

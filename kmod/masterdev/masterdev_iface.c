@@ -3,12 +3,18 @@
  * masterdev_iface.c - one interface: sysfs geometry, /dev node, ioctls
  *
  * Opening /dev/<iface> allocates the ring with the current buffers and
- * bufsize; a second open gets -EBUSY; the last close frees it.  write()
- * fills a transmit ring and read() drains a receive ring at the file
- * position (buffer * bufsize + offset); SDI rings can be mapped.  QBUF and
- * DQBUF hand buffers to and from the device in ring order.
+ * bufsize, mapped for the card's DMA device; a second open gets -EBUSY; the
+ * last close frees it.  The interfaces are streams: write() fills transmit
+ * buffers in ring order and hands each full one to the device, read() takes
+ * the buffers the device filled; both block (or give -EAGAIN) while the
+ * device owns every buffer, and poll() says when they would not.  SDI rings
+ * can be mapped and driven with QBUF/DQBUF instead.  The transmitter of a
+ * pair is cabled to its receiver: the bus-address engine moves the bytes
+ * once both are open, which needs the same geometry on both (-EINVAL).
  */
 #include <linux/fs.h>
+#include <linux/poll.h>
+#include <linux/sched/signal.h>
 #include <linux/kernel.h>
 #include <linux/overflow.h>
 #include <linux/uaccess.h>
@@ -18,6 +24,7 @@
 static_assert(sizeof(struct master_dma_summary) == 160);
 static_assert(sizeof(struct master_dma_map_entry) == 64);
 static_assert(sizeof(struct master_dma_buffer) == 16);
+static_assert(sizeof(struct master_dma_edu_check) == 32);
 
 /* Geometry limits: user-reachable, so errors, never warnings. */
 static int masterdev_check(u32 buffers, u32 bufsize)
@@ -43,7 +50,7 @@ static ssize_t masterdev_store(struct device *dev, const char *buf,
 
 	if (kstrtou32(buf, 0, &value))
 		return -EINVAL;
-	mutex_lock(&iface->lock);
+	mutex_lock(&iface->pair->lock);
 	if (iface->ring) {
 		ret = -EBUSY;
 	} else if (is_buffers) {
@@ -55,7 +62,7 @@ static ssize_t masterdev_store(struct device *dev, const char *buf,
 		if (!ret)
 			iface->bufsize = value;
 	}
-	mutex_unlock(&iface->lock);
+	mutex_unlock(&iface->pair->lock);
 	return ret ?: count;
 }
 
@@ -89,9 +96,25 @@ static ssize_t bufsize_store(struct device *dev, struct device_attribute *attr,
 }
 static DEVICE_ATTR_RW(bufsize);
 
+/* Which device walks the ring: the open ring's, else the next one's. */
+static ssize_t dma_device_show(struct device *dev, struct device_attribute *attr,
+			       char *buf)
+{
+	struct masterdev_iface *iface = dev_get_drvdata(dev);
+	ssize_t ret;
+
+	mutex_lock(&iface->pair->lock);
+	ret = sysfs_emit(buf, "%s\n", dev_name(iface->dma_dev ?:
+						masterdev_dma_device()));
+	mutex_unlock(&iface->pair->lock);
+	return ret;
+}
+static DEVICE_ATTR_RO(dma_device);
+
 static struct attribute *masterdev_iface_attrs[] = {
 	&dev_attr_buffers.attr,
 	&dev_attr_bufsize.attr,
+	&dev_attr_dma_device.attr,
 	NULL,
 };
 
@@ -104,37 +127,61 @@ const struct attribute_group *masterdev_iface_groups[] = {
 	NULL,
 };
 
+static struct masterdev_iface *masterdev_peer(struct masterdev_iface *iface)
+{
+	struct masterdev_pair *pair = iface->pair;
+
+	return iface == pair->tx ? pair->rx : pair->tx;
+}
+
 static int masterdev_open(struct inode *inode, struct file *file)
 {
 	struct masterdev_iface *iface =
 		container_of(inode->i_cdev, struct masterdev_iface, cdev);
+	struct masterdev_iface *peer = masterdev_peer(iface);
 	struct mdma_ring_params params = {
 		.dir = iface->dir,
 		.tails = iface->tails,
 		.ops = iface->ops,
 		.name = iface->name,
 	};
+	struct device *dev = masterdev_dma_device();
 	struct mdma_ring *ring;
 	int ret = 0;
 
-	mutex_lock(&iface->lock);
+	mutex_lock(&iface->pair->lock);
 	if (iface->ring) {
 		ret = -EBUSY;
 		goto unlock;
 	}
+	/* the cable carries whole buffers: both ends must agree */
+	if (peer->ring && (peer->buffers != iface->buffers ||
+			   peer->bufsize != iface->bufsize)) {
+		ret = -EINVAL;
+		goto unlock;
+	}
 	params.buffers = iface->buffers;
 	params.bufsize = iface->bufsize;
-	ring = mdma_ring_alloc(iface->dma_dev, &params);
+	ring = mdma_ring_alloc(dev, &params);
 	if (IS_ERR(ring)) {
 		ret = PTR_ERR(ring);
 		goto unlock;
 	}
 	iface->ring = ring;
-	iface->queued = 0;
+	iface->dma_dev = get_device(dev);
 	iface->head = 0;
+	iface->partial = 0;
+	iface->done = 0;
+	iface->queued = iface->dir == DMA_FROM_DEVICE ? iface->buffers : 0;
+	if (!peer->ring) {
+		iface->pair->error = 0;
+		iface->pair->bytes = 0;
+	}
+	masterdev_loop_start(iface);
 	file->private_data = iface;
+	stream_open(inode, file);
 unlock:
-	mutex_unlock(&iface->lock);
+	mutex_unlock(&iface->pair->lock);
 	return ret;
 }
 
@@ -142,49 +189,129 @@ static int masterdev_release(struct inode *inode, struct file *file)
 {
 	struct masterdev_iface *iface = file->private_data;
 
-	mutex_lock(&iface->lock);
+	mutex_lock(&iface->pair->lock);
 	mdma_ring_free(iface->ring);
 	iface->ring = NULL;
-	mutex_unlock(&iface->lock);
+	put_device(iface->dma_dev);
+	iface->dma_dev = NULL;
+	mutex_unlock(&iface->pair->lock);
+	wake_up_interruptible_all(&masterdev_peer(iface)->wait);
 	return 0;
+}
+
+/* Hand the buffer at head to the device; the caller synced it. */
+static void masterdev_queue(struct masterdev_iface *iface)
+{
+	iface->head = (iface->head + 1) % iface->buffers;
+	iface->partial = 0;
+	iface->queued++;
+	masterdev_loop_kick(iface->pair);
+}
+
+/*
+ * Wait, with the pair lock dropped, until the device has finished a buffer
+ * (for DQBUF), or until user space owns one or can take one back (for read
+ * and write).  Called with the lock held; returns with it held.
+ */
+static int masterdev_wait(struct masterdev_iface *iface, struct file *file,
+			  bool finished)
+{
+	struct masterdev_pair *pair = iface->pair;
+	int ret;
+
+	while (!iface->done && (finished || !masterdev_user_owned(iface))) {
+		if (pair->error)
+			return pair->error;
+		if (file->f_flags & O_NONBLOCK)
+			return -EAGAIN;
+		mutex_unlock(&pair->lock);
+		ret = wait_event_interruptible(iface->wait,
+					       READ_ONCE(iface->done) ||
+					       READ_ONCE(pair->error));
+		mutex_lock(&pair->lock);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* Move up to @count bytes between user space and the buffer at head. */
+static ssize_t masterdev_stream(struct masterdev_iface *iface, struct file *file,
+				char __user *data, size_t count)
+{
+	size_t done = 0;
+	ssize_t n;
+	loff_t pos;
+	int ret = 0;
+
+	mutex_lock(&iface->pair->lock);
+	while (done < count) {
+		if (!masterdev_user_owned(iface)) {
+			ret = masterdev_wait(iface, file, false);
+			if (ret)
+				break;
+			/* writers take back what was sent, readers what came */
+			if (iface->dir == DMA_TO_DEVICE)
+				iface->done = 0;
+			else
+				iface->done--;
+		}
+		pos = (loff_t)iface->head * iface->bufsize + iface->partial;
+		n = min_t(size_t, count - done, iface->bufsize - iface->partial);
+		if (iface->dir == DMA_TO_DEVICE)
+			n = mdma_ring_copy_from_user(iface->ring, pos, data + done, n);
+		else
+			n = mdma_ring_copy_to_user(iface->ring, pos, data + done, n);
+		if (n < 0) {
+			ret = n;
+			break;
+		}
+		done += n;
+		iface->partial += n;
+		if (iface->partial == iface->bufsize)
+			masterdev_queue(iface);
+		if (fatal_signal_pending(current))
+			break;
+	}
+	mutex_unlock(&iface->pair->lock);
+	return done ?: ret;
 }
 
 static ssize_t masterdev_write(struct file *file, const char __user *data,
 			       size_t count, loff_t *ppos)
 {
 	struct masterdev_iface *iface = file->private_data;
-	ssize_t ret;
 
 	if (iface->dir != DMA_TO_DEVICE)
 		return -EINVAL;
-	ret = mdma_ring_copy_from_user(iface->ring, *ppos, data, count);
-	if (ret > 0)
-		*ppos += ret;
-	else if (!ret && count)
-		ret = -ENOSPC;
-	return ret;
+	return masterdev_stream(iface, file, (char __user *)data, count);
 }
 
 static ssize_t masterdev_read(struct file *file, char __user *data,
 			      size_t count, loff_t *ppos)
 {
 	struct masterdev_iface *iface = file->private_data;
-	ssize_t ret;
 
 	if (iface->dir != DMA_FROM_DEVICE)
 		return -EINVAL;
-	ret = mdma_ring_copy_to_user(iface->ring, *ppos, data, count);
-	if (ret > 0)
-		*ppos += ret;
-	return ret;
+	return masterdev_stream(iface, file, data, count);
 }
 
-static loff_t masterdev_llseek(struct file *file, loff_t offset, int whence)
+static __poll_t masterdev_poll(struct file *file, poll_table *wait)
 {
 	struct masterdev_iface *iface = file->private_data;
+	__poll_t ready = iface->dir == DMA_TO_DEVICE ? EPOLLOUT | EPOLLWRNORM :
+			 EPOLLIN | EPOLLRDNORM;
+	__poll_t mask = 0;
 
-	return fixed_size_llseek(file, offset, whence,
-				 mdma_ring_bytes(iface->ring));
+	poll_wait(file, &iface->wait, wait);
+	mutex_lock(&iface->pair->lock);
+	if (masterdev_user_owned(iface) || iface->done)
+		mask |= ready;
+	if (iface->pair->error)
+		mask |= EPOLLERR;
+	mutex_unlock(&iface->pair->lock);
+	return mask;
 }
 
 static int masterdev_mmap(struct file *file, struct vm_area_struct *vma)
@@ -239,38 +366,63 @@ static int masterdev_ioctl_qbuf(struct masterdev_iface *iface,
 		return -EFAULT;
 	if (b.flags || b.pad)
 		return -EINVAL;
-	mutex_lock(&iface->lock);
-	if (iface->queued == iface->buffers)
-		ret = -EAGAIN;
-	else if (b.index != iface->head || !b.bytesused ||
-		 b.bytesused > iface->bufsize)
+	mutex_lock(&iface->pair->lock);
+	if (b.index != iface->head || !b.bytesused ||
+	    b.bytesused > iface->bufsize)
 		ret = -EINVAL;
+	else if (!masterdev_user_owned(iface))
+		ret = -EAGAIN;
+	else if (iface->partial)
+		ret = -EBUSY;	/* read() or write() is half-way through it */
 	if (!ret) {
 		mdma_ring_sync_for_device(iface->ring, b.index);
-		iface->head = (iface->head + 1) % iface->buffers;
-		iface->queued++;
+		masterdev_queue(iface);
 	}
-	mutex_unlock(&iface->lock);
+	mutex_unlock(&iface->pair->lock);
 	return ret;
 }
 
 static int masterdev_ioctl_dqbuf(struct masterdev_iface *iface,
-				 void __user *argp)
+				 struct file *file, void __user *argp)
 {
 	struct master_dma_buffer b = { };
+	int ret;
 
-	mutex_lock(&iface->lock);
-	if (!iface->queued) {
-		mutex_unlock(&iface->lock);
-		return -EAGAIN;
+	mutex_lock(&iface->pair->lock);
+	ret = masterdev_wait(iface, file, true);
+	if (!ret) {
+		b.index = (iface->head + masterdev_user_owned(iface)) %
+			  iface->buffers;
+		b.bytesused = iface->bufsize;
+		mdma_ring_sync_for_cpu(iface->ring, b.index);
+		iface->done--;
 	}
-	b.index = (iface->head + iface->buffers - iface->queued) %
-		  iface->buffers;
-	b.bytesused = iface->bufsize;
-	mdma_ring_sync_for_cpu(iface->ring, b.index);
-	iface->queued--;
-	mutex_unlock(&iface->lock);
+	mutex_unlock(&iface->pair->lock);
+	if (ret)
+		return ret;
 	return copy_to_user(argp, &b, sizeof(b)) ? -EFAULT : 0;
+}
+
+static int masterdev_ioctl_edu_check(struct masterdev_iface *iface,
+				     void __user *argp)
+{
+	struct master_dma_edu_check check;
+	int ret;
+
+	if (copy_from_user(&check, argp, sizeof(check)))
+		return -EFAULT;
+	if (check.flags)
+		return -EINVAL;
+	mutex_lock(&iface->pair->lock);
+	/* the check plays the device: not while the engine may */
+	if (masterdev_peer(iface)->ring)
+		ret = -EBUSY;
+	else
+		ret = masterdev_edu_check(iface, &check);
+	mutex_unlock(&iface->pair->lock);
+	if (ret)
+		return ret;
+	return copy_to_user(argp, &check, sizeof(check)) ? -EFAULT : 0;
 }
 
 static long masterdev_ioctl(struct file *file, unsigned int cmd,
@@ -287,7 +439,9 @@ static long masterdev_ioctl(struct file *file, unsigned int cmd,
 	case MASTER_DMA_IOC_QBUF:
 		return masterdev_ioctl_qbuf(iface, argp);
 	case MASTER_DMA_IOC_DQBUF:
-		return masterdev_ioctl_dqbuf(iface, argp);
+		return masterdev_ioctl_dqbuf(iface, file, argp);
+	case MASTER_DMA_IOC_EDU_CHECK:
+		return masterdev_ioctl_edu_check(iface, argp);
 	default:
 		return -ENOTTY;
 	}
@@ -299,7 +453,7 @@ const struct file_operations masterdev_fops = {
 	.release = masterdev_release,
 	.read = masterdev_read,
 	.write = masterdev_write,
-	.llseek = masterdev_llseek,
+	.poll = masterdev_poll,
 	.mmap = masterdev_mmap,
 	.unlocked_ioctl = masterdev_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,

@@ -7,8 +7,14 @@
  * sdirx0 (SDI: own-page tails, mmap-able, PLX 9080 descriptors).  Each
  * interface's ring comes from the Master ring allocator when /dev/<iface>
  * is opened and goes back when it is closed; its geometry is set in
- * /sys/class/masterdev/<iface>/{buffers,bufsize}.  The card is a platform
- * device with a 32-bit DMA mask (the PLX 9080 addresses 32 bits).
+ * /sys/class/masterdev/<iface>/{buffers,bufsize}.  Each transmitter is
+ * cabled to the receiver of its kind (asitx0 to asirx0, sditx0 to sdirx0)
+ * and a bus-address engine moves the bytes by the descriptors.
+ *
+ * The card is a platform device with a 32-bit DMA mask (the PLX 9080
+ * addresses 32 bits).  When QEMU's edu PCI device is present, masterdev
+ * binds it and maps the rings for it instead, so that a real device (with
+ * a 28-bit mask, behind an IOMMU or swiotlb) walks them.
  *
  * inject_warn is a test-only knob: set at load, the module WARN()s once so
  * that the harness can show its kernel log judge failing a run.
@@ -31,6 +37,11 @@ module_param(inject_warn, bool, 0400);
 MODULE_PARM_DESC(inject_warn,
 		 "Test only: WARN() at load to prove the harness's log judge (default: off)");
 
+static bool use_edu = true;
+module_param_named(edu, use_edu, bool, 0444);
+MODULE_PARM_DESC(edu,
+		 "Bind QEMU's edu device and map the rings for it (default: on; off: as on a machine without one)");
+
 unsigned int masterdev_max_buffers = 1U << 20;
 module_param_named(max_buffers, masterdev_max_buffers, uint, 0644);
 MODULE_PARM_DESC(max_buffers, "Largest buffers an interface accepts (default: 1048576)");
@@ -46,37 +57,55 @@ MODULE_PARM_DESC(max_ring_bytes,
 
 #define MASTERDEV_DMA_BITS	32
 
+static struct masterdev_pair masterdev_pairs[MASTERDEV_PAIRS];
+
 static struct masterdev_iface masterdev_ifaces[MASTERDEV_IFACES] = {
 	{ .name = "asitx0", .dir = DMA_TO_DEVICE,
 	  .tails = MASTER_DMA_TAILS_PACKED, .ops = &mdma_lsdma_ops,
-	  .buffers = 16, .bufsize = 1316 },
+	  .pair = &masterdev_pairs[0], .buffers = 16, .bufsize = 1316 },
 	{ .name = "asirx0", .dir = DMA_FROM_DEVICE,
 	  .tails = MASTER_DMA_TAILS_PACKED, .ops = &mdma_lsdma_ops,
-	  .buffers = 16, .bufsize = 1316 },
+	  .pair = &masterdev_pairs[0], .buffers = 16, .bufsize = 1316 },
 	{ .name = "sditx0", .dir = DMA_TO_DEVICE,
 	  .tails = MASTER_DMA_TAILS_OWN_PAGE, .ops = &mdma_plx9080_ops,
-	  .buffers = 16, .bufsize = 9588 },
+	  .pair = &masterdev_pairs[1], .buffers = 16, .bufsize = 9588 },
 	{ .name = "sdirx0", .dir = DMA_FROM_DEVICE,
 	  .tails = MASTER_DMA_TAILS_OWN_PAGE, .ops = &mdma_plx9080_ops,
-	  .buffers = 16, .bufsize = 9588 },
+	  .pair = &masterdev_pairs[1], .buffers = 16, .bufsize = 9588 },
+};
+
+static struct masterdev_pair masterdev_pairs[MASTERDEV_PAIRS] = {
+	{ .tx = &masterdev_ifaces[0], .rx = &masterdev_ifaces[1] },
+	{ .tx = &masterdev_ifaces[2], .rx = &masterdev_ifaces[3] },
 };
 
 struct dentry *masterdev_debugfs;
 static dev_t masterdev_devt;
 static struct platform_device *masterdev_pdev;
+static struct device *masterdev_card;	/* set at probe, before the ifaces */
 
 static struct class masterdev_class = {
 	.name = "masterdev",
 	.dev_groups = masterdev_iface_groups,
 };
 
+/**
+ * masterdev_dma_device() - the device that rings opened now are mapped for
+ *
+ * Context: any context.
+ * Return: the edu device when masterdev has bound one, else the platform
+ * device.
+ */
+struct device *masterdev_dma_device(void)
+{
+	return masterdev_edu_device() ?: masterdev_card;
+}
+
 static int masterdev_iface_add(struct masterdev_iface *iface,
 			       struct device *parent, dev_t devt)
 {
 	int ret;
 
-	mutex_init(&iface->lock);
-	iface->dma_dev = parent;
 	cdev_init(&iface->cdev, &masterdev_fops);
 	iface->cdev.owner = THIS_MODULE;
 	ret = cdev_add(&iface->cdev, devt, 1);
@@ -95,7 +124,6 @@ static void masterdev_iface_del(struct masterdev_iface *iface)
 {
 	device_destroy(&masterdev_class, iface->cdev.dev);
 	cdev_del(&iface->cdev);
-	mutex_destroy(&iface->lock);
 }
 
 static void masterdev_ifaces_del(void *count)
@@ -116,6 +144,7 @@ static int masterdev_probe(struct platform_device *pdev)
 	if (ret)
 		return dev_err_probe(&pdev->dev, ret, "no %d-bit DMA\n",
 				     MASTERDEV_DMA_BITS);
+	masterdev_card = &pdev->dev;
 	for (i = 0; i < MASTERDEV_IFACES; i++) {
 		ret = masterdev_iface_add(&masterdev_ifaces[i], &pdev->dev,
 					  masterdev_devt + i);
@@ -132,9 +161,35 @@ static int masterdev_probe(struct platform_device *pdev)
 static struct platform_driver masterdev_driver = {
 	.driver = {
 		.name = "masterdev",
+		.suppress_bind_attrs = true,	/* open rings use the device */
 	},
 	.probe = masterdev_probe,
 };
+
+static void masterdev_pairs_init(void)
+{
+	struct masterdev_pair *pair;
+
+	for (pair = masterdev_pairs; pair < masterdev_pairs + MASTERDEV_PAIRS;
+	     pair++) {
+		mutex_init(&pair->lock);
+		INIT_WORK(&pair->work, masterdev_loop_work);
+		init_waitqueue_head(&pair->tx->wait);
+		init_waitqueue_head(&pair->rx->wait);
+	}
+}
+
+/* After the last close: the engine may still be queued. */
+static void masterdev_pairs_exit(void)
+{
+	struct masterdev_pair *pair;
+
+	for (pair = masterdev_pairs; pair < masterdev_pairs + MASTERDEV_PAIRS;
+	     pair++) {
+		cancel_work_sync(&pair->work);
+		mutex_destroy(&pair->lock);
+	}
+}
 
 static int __init masterdev_init(void)
 {
@@ -142,7 +197,8 @@ static int __init masterdev_init(void)
 
 	WARN(inject_warn, "masterdev: inject_warn is set, warning on purpose\n");
 	masterdev_debugfs = debugfs_create_dir("masterdev", NULL);
-	ret = pci_register_driver(&masterdev_edu_driver);
+	masterdev_pairs_init();
+	ret = use_edu ? pci_register_driver(&masterdev_edu_driver) : 0;
 	if (ret)
 		goto remove_debugfs;
 	ret = alloc_chrdev_region(&masterdev_devt, 0, MASTERDEV_IFACES,
@@ -172,8 +228,10 @@ unregister_class:
 free_region:
 	unregister_chrdev_region(masterdev_devt, MASTERDEV_IFACES);
 unregister_edu:
-	pci_unregister_driver(&masterdev_edu_driver);
+	if (use_edu)
+		pci_unregister_driver(&masterdev_edu_driver);
 remove_debugfs:
+	masterdev_pairs_exit();
 	debugfs_remove_recursive(masterdev_debugfs);
 	return ret;
 }
@@ -185,7 +243,9 @@ static void __exit masterdev_exit(void)
 	platform_driver_unregister(&masterdev_driver);
 	class_unregister(&masterdev_class);
 	unregister_chrdev_region(masterdev_devt, MASTERDEV_IFACES);
-	pci_unregister_driver(&masterdev_edu_driver);
+	if (use_edu)
+		pci_unregister_driver(&masterdev_edu_driver);
+	masterdev_pairs_exit();
 	debugfs_remove_recursive(masterdev_debugfs);
 	pr_info("unloaded\n");
 }

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pyharness import guestkit, kjudge
+from pyharness import figures, guestkit, kjudge
 from pyharness import masterdev as md
 from pyharness.guest import Plan
 
@@ -35,6 +35,18 @@ def plan() -> Plan:
 @pytest.fixture(scope="session")
 def module_paths(plan: Plan) -> dict[str, Path]:
     return {spec.name: Path(spec.path) for spec in plan.modules}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def device_checks() -> None:
+    """Say in the report which device the rings are mapped for, so which checks ran."""
+    if not md.SYSFS.exists():
+        return
+    device = md.dma_device("asitx0")
+    if device == md.edu_device():
+        figures.record("rings mapped for", f"edu {device}: edu check and bus-address engine")
+    else:
+        figures.record("rings mapped for", f"{device}: bus-address engine only (no edu)")
 
 
 @pytest.fixture

@@ -128,13 +128,13 @@ def test_map_entry_refuses_bad_fields(fields: dict[str, int]) -> None:
 
 
 def test_queue_and_dequeue_in_ring_order() -> None:
+    """QBUF hands buffers over in ring order; DQBUF gives back what the device
+    finished: nothing while the cable's other end is closed, then all of it."""
     lib = uapi.lib()
-    md.set_geometry("sdirx0", 3, 100)
-    with md.opened("sdirx0") as fd:
-        expect_errno(errno.EAGAIN, md.ioctl_buffer, fd, lib.MASTER_DMA_IOC_DQBUF)
-        expect_errno(
-            errno.EINVAL, md.ioctl_buffer, fd, lib.MASTER_DMA_IOC_QBUF, index=1, bytesused=100
-        )
+    md.set_pair("sdi", 3, 100)
+    with md.opened("sditx0", os.O_RDWR | os.O_NONBLOCK) as fd:
+        expect_errno(errno.EAGAIN, md.dqbuf, fd)
+        expect_errno(errno.EINVAL, md.qbuf, fd, 1, 100)
         for bad in (
             {"bytesused": 0},
             {"bytesused": 101},
@@ -143,12 +143,18 @@ def test_queue_and_dequeue_in_ring_order() -> None:
         ):
             expect_errno(errno.EINVAL, md.ioctl_buffer, fd, lib.MASTER_DMA_IOC_QBUF, index=0, **bad)
         for index in range(3):
-            md.ioctl_buffer(fd, lib.MASTER_DMA_IOC_QBUF, index=index, bytesused=100)
-        expect_errno(
-            errno.EAGAIN, md.ioctl_buffer, fd, lib.MASTER_DMA_IOC_QBUF, index=0, bytesused=100
-        )
-        got = [md.ioctl_buffer(fd, lib.MASTER_DMA_IOC_DQBUF) for _ in range(3)]
-        assert [(b.index, b.bytesused) for b in got] == [(0, 100), (1, 100), (2, 100)]
+            md.qbuf(fd, index, 100)
+        expect_errno(errno.EAGAIN, md.qbuf, fd, 0, 100)  # the device owns all three
+        expect_errno(errno.EAGAIN, md.dqbuf, fd)  # and has sent none: no receiver
+        with md.opened("sdirx0", os.O_RDWR | os.O_NONBLOCK) as rx:
+            expect_errno(errno.EAGAIN, md.qbuf, rx, 0, 100)  # a receiver owns none at open
+            os.set_blocking(fd, True)  # DQBUF waits for the engine, which runs in the background
+            os.set_blocking(rx, True)
+            got = [md.ioctl_buffer(fd, lib.MASTER_DMA_IOC_DQBUF) for _ in range(3)]
+            assert [(b.index, b.bytesused) for b in got] == [(0, 100), (1, 100), (2, 100)]
+            assert [md.dqbuf(rx) for _ in range(3)] == [0, 1, 2]
+            os.set_blocking(rx, False)
+            expect_errno(errno.EAGAIN, md.dqbuf, rx)
 
 
 def test_mmap_policy_and_bounds() -> None:
@@ -165,13 +171,14 @@ def test_mmap_policy_and_bounds() -> None:
 
 def test_read_write_follow_the_direction() -> None:
     md.set_geometry("asitx0", 2, 10)
-    with md.opened("asitx0") as fd:
+    with md.opened("asitx0", os.O_RDWR | os.O_NONBLOCK) as fd:
         expect_errno(errno.EINVAL, os.read, fd, 10)
-        assert os.write(fd, b"x" * 25) == 20  # stops at the end of the ring
-        expect_errno(errno.ENOSPC, os.write, fd, b"y")
-        assert os.pwrite(fd, b"z", 19) == 1
-    with md.opened("asirx0") as fd:
+        assert os.write(fd, b"x" * 25) == 20  # the device owns both buffers now
+        expect_errno(errno.EAGAIN, os.write, fd, b"y")  # and nobody receives
+        expect_errno(errno.ESPIPE, os.pwrite, fd, b"z", 19)  # a stream
+    with md.opened("asirx0", os.O_RDWR | os.O_NONBLOCK) as fd:
         expect_errno(errno.EINVAL, os.write, fd, b"x")
+        expect_errno(errno.EAGAIN, os.read, fd, 10)
 
 
 def test_unknown_module_parameter_values_are_refused() -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from pyharness import guestkit, kjudge
+from pyharness import masterdev as md
 
 EDU = ("0x1234", "0x11e8")
 
@@ -46,6 +48,26 @@ def test_reload_is_clean(module_paths: dict[str, Path], kernel_log_judge: guestk
     texts = [line.text for line in kjudge.parse_kmsg(kernel_log_judge.read())]
     assert "masterdev: unloaded" in texts
     assert "masterdev: loaded" in texts
+
+
+@pytest.mark.usefixtures("masterdev_state")
+def test_without_edu_rings_go_to_the_platform_device(module_paths: dict[str, Path]) -> None:
+    """As on a machine without edu: the card is the platform device, the
+    bus-address engine still loops transmit to receive."""
+    ko = module_paths["masterdev"]
+    _reload(ko, "edu=0")
+    try:
+        assert md.edu_device() is None
+        assert md.dma_device("asitx0") == "masterdev"
+        md.set_pair("asi", 16, 1316)
+        data = os.urandom(16 * 1316)
+        with md.opened("asitx0") as tx, md.opened("asirx0") as rx:
+            assert os.write(tx, data) == len(data)
+            got = b"".join(os.read(rx, 1316) for _ in range(16))
+    finally:
+        _reload(ko)
+    assert got == data
+    assert md.edu_device() is not None
 
 
 @pytest.mark.kernel_expect("WARNING")

@@ -4,7 +4,8 @@
  *
  * QEMU's edu PCI device as a DMA engine: map memory for
  * masterdev_edu_device(), then move up to MASTERDEV_EDU_MAX bytes at a time
- * between it and the device's 4 KiB buffer with masterdev_edu_dma().
+ * between it and the first MASTERDEV_EDU_USABLE bytes of the device's 4 KiB
+ * buffer with masterdev_edu_dma().
  */
 #ifndef MASTER_MASTERDEV_H
 #define MASTER_MASTERDEV_H
@@ -14,7 +15,9 @@
 struct device;
 
 #define MASTERDEV_EDU_BUFFER	4096	/* bytes of the device's own buffer */
-#define MASTERDEV_EDU_MAX	2048	/* bytes per transfer (QEMU 7.2) */
+/* QEMU 7.2 aborts on a transfer that touches the buffer's last byte */
+#define MASTERDEV_EDU_USABLE	(MASTERDEV_EDU_BUFFER - 1)
+#define MASTERDEV_EDU_MAX	2048	/* bytes per transfer */
 
 int masterdev_edu_dma(dma_addr_t addr, u32 offset, u32 len, bool to_ram);
 struct device *masterdev_edu_device(void);

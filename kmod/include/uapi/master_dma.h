@@ -148,6 +148,12 @@ struct master_dma_map_entry {
  *	DQBUF out: the buffer dequeued
  * @flags: must be 0
  * @bytesused: QBUF in: bytes of data (1 .. bufsize); DQBUF out: bufsize
+ *
+ * QBUF hands the oldest buffer user space owns to the device (a filled one
+ * for transmit, an emptied one for receive); -EAGAIN if it owns none.  DQBUF
+ * takes back the oldest buffer the device finished, waiting for one unless
+ * the file is non-blocking (-EAGAIN).  At open user space owns every
+ * transmit buffer and the device every receive buffer.
  * @pad: must be 0
  */
 struct master_dma_buffer {
@@ -155,6 +161,31 @@ struct master_dma_buffer {
 	__u32 flags;
 	__u32 bytesused;
 	__u32 pad;
+};
+
+/**
+ * struct master_dma_edu_check - prove a ring's descriptors by device DMA
+ * @seed: in: seeds the choice of fragments and the bytes moved
+ * @flags: in: must be 0
+ * @checked: out: fragments moved by the device and compared
+ * @failed: out: fragments whose bytes were not where the descriptor said
+ * @transfers: out: device transfers made
+ * @first_failed: out: lowest failing fragment index, or ~0 if none failed
+ *
+ * Rings of up to 64 descriptors are checked whole; larger ones on a sample
+ * of at least 32 fragments plus the first and last of every buffer that a
+ * sampled fragment belongs to.  A transmit fragment is filled by the CPU,
+ * read by the device from the address in its descriptor and written back
+ * to a check page; a receive fragment is written by the device at the
+ * address in its descriptor.  The check overwrites the fragments it uses.
+ */
+struct master_dma_edu_check {
+	__u64 seed;
+	__u32 flags;
+	__u32 checked;
+	__u32 failed;
+	__u32 transfers;
+	__u64 first_failed;
 };
 
 #define MASTER_DMA_IOC_MAGIC		0xB8
@@ -167,5 +198,7 @@ struct master_dma_buffer {
 	_IOW(MASTER_DMA_IOC_MAGIC, 0x02, struct master_dma_buffer)
 #define MASTER_DMA_IOC_DQBUF \
 	_IOR(MASTER_DMA_IOC_MAGIC, 0x03, struct master_dma_buffer)
+#define MASTER_DMA_IOC_EDU_CHECK \
+	_IOWR(MASTER_DMA_IOC_MAGIC, 0x04, struct master_dma_edu_check)
 
 #endif /* _UAPI_MASTER_DMA_H */

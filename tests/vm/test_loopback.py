@@ -1,0 +1,169 @@
+"""The bus-address engine: what goes into a transmitter comes out of its receiver.
+
+asitx0 is cabled to asirx0 and sditx0 to sdirx0.  The engine walks both rings'
+descriptor chains and copies fragment to fragment by the bus addresses in the
+descriptors, translated as the device's bus sees them (its IOMMU domain, else
+the direct or swiotlb mapping), never through the CPU's pointers.  64 MiB of
+random bytes go through each geometry, driven by poll(); the SDI receiver is
+read through mmap with DQBUF/QBUF.
+"""
+
+from __future__ import annotations
+
+import errno
+import mmap
+import os
+import random
+import select
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from pyharness import figures, layout
+from pyharness import masterdev as md
+
+STREAM = 64 << 20
+CHUNK = 1 << 20
+STALL = 30.0  # seconds without progress that mean the engine is stuck
+ASI = [(1000, 9588), (10000, 1316), (64, 2049), (16, 4096), (5, 12289)]
+SDI = [(1000, 9588), (7, 12289)]
+NONBLOCK = os.O_RDWR | os.O_NONBLOCK
+
+pytestmark = pytest.mark.usefixtures("masterdev_state")
+
+
+def stream_for(bufsize: int, size: int = STREAM) -> bytes:
+    """Random bytes: whole buffers, at least size of them."""
+    return random.Random(bufsize).randbytes(-(-size // bufsize) * bufsize)
+
+
+@contextmanager
+def cable(kind: str, flags: int = NONBLOCK) -> Iterator[tuple[int, int]]:
+    tx, rx = f"{kind}tx0", f"{kind}rx0"
+    with md.opened(tx, flags) as t, md.opened(rx, flags) as r:
+        yield t, r
+
+
+def pump(tx: int, rx: int, data: bytes, receive: Callable[[], bytes]) -> tuple[float, int | None]:
+    """Write data into tx while receive() takes it out of rx, both driven by
+    poll(); the seconds it took and the offset of the first wrong byte."""
+    view = memoryview(data)
+    sent = received = 0
+    mismatch: int | None = None
+    poller = select.poll()
+    poller.register(tx, select.POLLOUT)
+    poller.register(rx, select.POLLIN)
+    start = time.monotonic()
+    while received < len(data):
+        events = poller.poll(STALL * 1000)
+        assert events, f"no progress in {STALL} s: sent {sent}, received {received}"
+        for fd, mask in events:
+            assert not mask & select.POLLERR, "the engine stopped (see the kernel log)"
+            if fd == tx:
+                sent += os.write(tx, view[sent : sent + CHUNK])
+                if sent == len(data):
+                    poller.unregister(tx)
+                continue
+            try:
+                got = receive()
+            except BlockingIOError:
+                continue
+            if mismatch is None and got != view[received : received + len(got)]:
+                want = view[received : received + len(got)]
+                mismatch = received + next(i for i in range(len(got)) if got[i] != want[i])
+            received += len(got)
+    return time.monotonic() - start, mismatch
+
+
+def record_speed(name: str, size: int, seconds: float) -> None:
+    figures.record(f"loopback {name}", size / (1 << 20) / max(seconds, 1e-6), "MiB/s")
+
+
+@pytest.mark.parametrize(("buffers", "bufsize"), ASI, ids=[f"{b}x{s}" for b, s in ASI])
+def test_asi_loopback(buffers: int, bufsize: int) -> None:
+    md.set_pair("asi", buffers, bufsize)
+    data = stream_for(bufsize)
+    with cable("asi") as (tx, rx):
+        seconds, mismatch = pump(tx, rx, data, lambda: os.read(rx, CHUNK))
+    assert mismatch is None, f"byte {mismatch} of {len(data)} differs"
+    record_speed(f"asitx0 -> asirx0 {buffers}x{bufsize}", len(data), seconds)
+
+
+@pytest.mark.parametrize(("buffers", "bufsize"), SDI, ids=[f"{b}x{s}" for b, s in SDI])
+def test_sdi_loopback_received_through_mmap(buffers: int, bufsize: int) -> None:
+    model = layout.layout(buffers, bufsize, "own-page")
+    span = model.pointers_per_buf * model.page_size
+    md.set_pair("sdi", buffers, bufsize)
+    data = stream_for(bufsize)
+    size = model.pointers * model.page_size
+    with cable("sdi") as (tx, rx), mmap.mmap(rx, size, mmap.MAP_SHARED) as ring:
+
+        def receive() -> bytes:
+            index = md.dqbuf(rx)
+            got = ring[index * span : index * span + bufsize]
+            md.qbuf(rx, index, bufsize)
+            return got
+
+        seconds, mismatch = pump(tx, rx, data, receive)
+    assert mismatch is None, f"byte {mismatch} of {len(data)} differs"
+    record_speed(f"sditx0 -> sdirx0 (mmap) {buffers}x{bufsize}", len(data), seconds)
+
+
+def test_a_reader_blocks_until_data_arrives() -> None:
+    md.set_pair("asi", 4, 1000)
+    payload = random.randbytes(1000)
+    got: list[bytes] = []
+    with cable("asi", os.O_RDWR) as (tx, rx):
+        reader = threading.Thread(target=lambda: got.append(os.read(rx, 1000)), daemon=True)
+        reader.start()
+        time.sleep(1.0)
+        assert reader.is_alive() and not got  # waiting, not returning empty-handed
+        assert os.write(tx, payload) == 1000
+        reader.join(STALL)
+    assert got == [payload]
+
+
+def test_a_writer_blocks_when_the_ring_is_full() -> None:
+    md.set_pair("asi", 4, 1000)
+    with cable("asi") as (tx, rx):
+        written = 0
+        while True:  # the receiver's 4 buffers fill, then the transmitter's 4
+            try:
+                written += os.write(tx, bytes(1000))
+            except BlockingIOError:
+                try:
+                    md.wait_ready(tx, select.POLLOUT, timeout=2.0)
+                except TimeoutError:
+                    break
+        assert written == 8 * 1000
+        os.set_blocking(tx, True)
+        writer = threading.Thread(target=lambda: os.write(tx, bytes(1000)), daemon=True)
+        writer.start()
+        time.sleep(1.0)
+        assert writer.is_alive()  # blocked: the device owns every buffer
+        assert os.read(rx, 1000) == bytes(1000)  # a receive buffer goes back
+        writer.join(STALL)
+        assert not writer.is_alive()
+
+
+@pytest.mark.parametrize("first", ["asitx0", "asirx0"])
+def test_mismatched_geometries_are_refused(first: str) -> None:
+    md.set_geometry("asitx0", 4, 1000)
+    md.set_geometry("asirx0", 4, 1001)
+    second = md.IFACES[first].peer
+    with md.opened(first, NONBLOCK), pytest.raises(OSError) as err:
+        os.open(f"/dev/{second}", NONBLOCK)
+    assert err.value.errno == errno.EINVAL
+
+
+@pytest.mark.parametrize("iface", ["asitx0", "asirx0"])
+def test_a_corrupted_descriptor_breaks_the_loopback(iface: str) -> None:
+    md.set_pair("asi", 8, 8192)  # 16 whole pages
+    data = stream_for(8192, 8 * 8192)
+    with cable("asi") as (tx, rx):
+        md.corrupt(iface, 2)  # fragment 2's bytes go to (or come from) fragment 3
+        _, mismatch = pump(tx, rx, data, lambda: os.read(rx, CHUNK))
+    assert mismatch is not None and 8192 <= mismatch < 3 * 4096

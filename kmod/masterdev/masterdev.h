@@ -69,7 +69,6 @@ struct masterdev_iface {
  * @lock: protects both interfaces' rings and counters, and what follows
  * @work: the bus-address engine: moves queued TX buffers to free RX ones
  * @error: why the engine stopped (sticky until both ends are closed)
- * @bytes: bytes the engine moved since the pair was last idle
  */
 struct masterdev_pair {
 	struct masterdev_iface *tx;
@@ -77,7 +76,6 @@ struct masterdev_pair {
 	struct mutex lock;	/* see above */
 	struct work_struct work;
 	int error;
-	u64 bytes;
 };
 
 static inline u32 masterdev_user_owned(const struct masterdev_iface *iface)

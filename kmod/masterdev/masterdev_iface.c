@@ -173,10 +173,8 @@ static int masterdev_open(struct inode *inode, struct file *file)
 	iface->partial = 0;
 	iface->done = 0;
 	iface->queued = iface->dir == DMA_FROM_DEVICE ? iface->buffers : 0;
-	if (!peer->ring) {
+	if (!peer->ring)
 		iface->pair->error = 0;
-		iface->pair->bytes = 0;
-	}
 	masterdev_loop_start(iface);
 	file->private_data = iface;
 	stream_open(inode, file);

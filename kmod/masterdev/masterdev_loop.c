@@ -119,7 +119,6 @@ static int masterdev_loop_buffer(struct masterdev_pair *pair)
 		if (ret)
 			return ret;
 		masterdev_phys_copy(dst, src, td.len);
-		pair->bytes += td.len;
 		tx->cursor = td.next;
 		rx->cursor = rd.next;
 	} while (!(td.flags & MDMA_DESC_INT));

@@ -14,7 +14,11 @@ EDU = ("-device", "edu")  # QEMU's educational PCI device, 1234:11e8
 # QEMU warns that this split is not 1 GiB aligned (slower on the host's
 # huge pages); that is the price of a reachable bounce pool.
 LOW_RAM_256M = ("-machine", "max-ram-below-4g=256M")
-SWIOTLB_128M = "swiotlb=65536"  # 2 KiB slots: room for the suite's 80 MB ring
+SWIOTLB_SLABS = 65536  # 2 KiB each: 128 MiB, room for the suite's 80 MB ring
+# With physical KASLR the kernel image may land anywhere in those 256 MiB and
+# leave no 128 MiB hole: the kernel then halves the pool ("bounce buffer size
+# adjusted") and large rings fail with ENOMEM.  A fixed image keeps it whole.
+BOUNCE_POOL = (f"swiotlb={SWIOTLB_SLABS}", "nokaslr")
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,7 @@ PROFILES: dict[str, Profile] = {
             "plain",
             "1G",
             (*LOW_RAM_256M, *EDU),
-            (SWIOTLB_128M,),
+            BOUNCE_POOL,
             "q35, 1 GiB (256 MiB below 4 GiB), edu bouncing through a 128 MiB swiotlb",
         ),
         Profile(

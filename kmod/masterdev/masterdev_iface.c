@@ -193,7 +193,6 @@ static int masterdev_release(struct inode *inode, struct file *file)
 	put_device(iface->dma_dev);
 	iface->dma_dev = NULL;
 	mutex_unlock(&iface->pair->lock);
-	wake_up_interruptible_all(&masterdev_peer(iface)->wait);
 	return 0;
 }
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Every difference between the kernels masterdma supports (6.1 and 6.12 LTS)
- * lives here, so that the rest of the code is written against one API.
+ * Every difference between the kernels masterdma supports (6.1 and 6.12 LTS),
+ * and the one between architectures, lives here, so that the rest of the
+ * code is written against one API.
  * Add a shim only after checking the interface in both trees.
  */
 #ifndef MASTERDMA_COMPAT_H
@@ -22,6 +23,25 @@ static inline void vm_flags_set(struct vm_area_struct *vma, vm_flags_t flags)
 #ifndef PCI_IRQ_INTX
 /* 6.8 renamed PCI_IRQ_LEGACY; 6.12 no longer has the old name. */
 #define PCI_IRQ_INTX PCI_IRQ_LEGACY
+#endif
+
+/*
+ * Is the page at @start RAM in the firmware's memory map, as it was before
+ * mem= cut it?  Only x86 keeps that map (e820) where a module can ask; the
+ * allocator finds no RAM above mem= elsewhere.
+ */
+#ifdef CONFIG_X86
+#include <asm/e820/api.h>
+
+static inline bool compat_firmware_ram(u64 start, u64 size)
+{
+	return e820__mapped_raw_any(start, start + size, E820_TYPE_RAM);
+}
+#else
+static inline bool compat_firmware_ram(u64 start, u64 size)
+{
+	return false;
+}
 #endif
 
 #endif /* MASTERDMA_COMPAT_H */

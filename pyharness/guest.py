@@ -43,6 +43,7 @@ class Plan:
     tests: tuple[str, ...]
     pytest_args: tuple[str, ...] = ()
     layouts: tuple[tuple[str, int, int], ...] = ()  # rings measured for the report
+    on_demand: tuple[str, ...] = ()  # module paths the tests load themselves
 
     def dump(self, run_dir: Path) -> Path:
         path = run_dir / PLAN
@@ -54,7 +55,8 @@ class Plan:
         data = json.loads((run_dir / PLAN).read_text())
         modules = tuple(ModuleSpec(m["path"], tuple(m["params"])) for m in data["modules"])
         layouts = tuple((str(i), int(b), int(s)) for i, b, s in data.get("layouts", []))
-        return cls(modules, tuple(data["tests"]), tuple(data["pytest_args"]), layouts)
+        on_demand = tuple(data.get("on_demand", ()))
+        return cls(modules, tuple(data["tests"]), tuple(data["pytest_args"]), layouts, on_demand)
 
 
 @dataclass

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from .errors import ConfigError
 
 EDU = ("-device", "edu")  # QEMU's educational PCI device, 1234:11e8
+# The same device addressing 32 bits, so that it reaches the RAM above mem=
+# without an IOMMU; masterdev cannot ask the device and is told.
+EDU_32 = ("-device", "edu,dma_mask=0xffffffff")
 # x86 puts swiotlb at the top of the RAM below 4 GiB: with all of 1 GiB low,
 # that is above 256 MiB, out of reach of edu's 28 bits, and a bounce would
 # fail.  With 256 MiB below 4 GiB and the rest above, swiotlb is enabled (RAM
@@ -28,6 +31,14 @@ class Profile:
     qemu_opts: tuple[str, ...]
     append: tuple[str, ...]
     summary: str
+    # Parameters for the modules loaded at boot, as (module, "name=value").
+    module_params: tuple[tuple[str, str], ...] = ()
+    # What the guest runs; the himem lane runs only the allocator's tests.
+    tests: tuple[str, ...] = ("tests/vm",)
+    layout_report: bool = True  # measure the seed's rings for the report
+
+    def params_for(self, module: str) -> tuple[str, ...]:
+        return tuple(param for name, param in self.module_params if name == module)
 
 
 PROFILES: dict[str, Profile] = {
@@ -50,9 +61,13 @@ PROFILES: dict[str, Profile] = {
         Profile(
             "himem",
             "512M",
-            EDU,
+            EDU_32,
             ("mem=448M",),
-            "q35, 512 MiB with mem=448M: 64 MiB above the kernel for allocator.ko",
+            "q35, 512 MiB with mem=448M: 64 MiB above the kernel for allocator.ko, "
+            "a 32-bit edu reaching it",
+            module_params=(("masterdev", "edu_dma_bits=32"),),
+            tests=("tests/vm/test_himem.py",),
+            layout_report=False,
         ),
     )
 }

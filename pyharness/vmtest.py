@@ -16,6 +16,9 @@ from .report import Report, describe_taint, read_junit
 
 # Modules loaded for every run, in order (a library before its users).
 MODULES = ("mdma", "masterdev")
+# Modules the tests load and unload themselves: the high-memory allocator,
+# its linked build, the test door and a second client.
+ON_DEMAND = ("allocator", "himemlink", "himemtest", "himemclient")
 BOOT_TIMEOUT = 900.0
 
 
@@ -27,7 +30,7 @@ class VmTestRequest:
     timeout: float = BOOT_TIMEOUT
     probe_timeout: float = accel.PROBE_TIMEOUT
     inject_warn: bool = False
-    tests: tuple[str, ...] = ("tests/vm",)
+    tests: tuple[str, ...] = ()  # default: the profile's
     pytest_args: tuple[str, ...] = ()
     show_kernel: bool = False
 
@@ -41,11 +44,13 @@ def run(request: VmTestRequest, paths: Paths) -> Report:
     uapi.build(paths)  # the guest imports it; its root is read-only
     choice = accel.choose(request.kvm, kernel, paths, timeout=request.probe_timeout)
     run_dir = _new_run_dir(paths, kernel.release, profile.name)
+    modules, on_demand = _modules(built, request, profile, run_dir)
     plan = Plan(
-        _modules(built, request, run_dir),
-        request.tests,
+        modules,
+        request.tests or profile.tests,
         request.pytest_args,
-        layoutreport.SEED_RINGS,
+        layoutreport.SEED_RINGS if profile.layout_report else (),
+        on_demand,
     )
     plan.dump(run_dir)
     boot_req = vm.BootRequest(
@@ -70,17 +75,23 @@ def run(request: VmTestRequest, paths: Paths) -> Report:
 
 
 def _modules(
-    built: kbuild.BuildResult, request: VmTestRequest, run_dir: Path
-) -> tuple[ModuleSpec, ...]:
+    built: kbuild.BuildResult, request: VmTestRequest, profile: profiles.Profile, run_dir: Path
+) -> tuple[tuple[ModuleSpec, ...], tuple[str, ...]]:
     """The run's own copy of each module: the logs keep the binaries they judged,
-    and a concurrent build cannot replace them under a booted guest."""
+    and a concurrent build cannot replace them under a booted guest.  Returns
+    the modules to load at boot and the paths of those loaded on demand."""
     (run_dir / "modules").mkdir()
+    copies = {
+        name: str(shutil.copy2(built.modules[name], run_dir / "modules"))
+        for name in (*MODULES, *ON_DEMAND)
+    }
     specs = []
     for name in MODULES:
-        ko = Path(shutil.copy2(built.modules[name], run_dir / "modules"))
-        params = ("inject_warn=1",) if request.inject_warn and name == "masterdev" else ()
-        specs.append(ModuleSpec(str(ko), params))
-    return tuple(specs)
+        params = profile.params_for(name)
+        if request.inject_warn and name == "masterdev":
+            params += ("inject_warn=1",)
+        specs.append(ModuleSpec(copies[name], params))
+    return tuple(specs), tuple(copies[name] for name in ON_DEMAND)
 
 
 def _new_run_dir(paths: Paths, release: str, profile: str) -> Path:

@@ -4,7 +4,9 @@
  *
  * The edu device copies between RAM and a 4 KiB buffer of its own at device
  * offset 0x40000, by bus address, and raises interrupt 0x100 when a
- * transfer is done.  It addresses 28 bits unless QEMU is told otherwise.
+ * transfer is done.  It addresses 28 bits unless QEMU is told otherwise
+ * (-device edu,dma_mask=...), which the device cannot report: say so with
+ * the edu_dma_bits parameter.
  * QEMU 7.2 completes each transfer 100 ms of virtual time after it starts
  * and aborts on a transfer that reaches the buffer's last byte (an
  * off-by-one in its range check), so transfers here are at most 2048 bytes
@@ -40,7 +42,6 @@
 #define EDU_DMA_IRQ		BIT(2)
 #define EDU_IRQ_DMA		0x100
 #define EDU_BUFFER		0x40000
-#define EDU_DMA_BITS		28
 #define EDU_TIMEOUT_MS		5000
 
 struct masterdev_edu {
@@ -53,6 +54,11 @@ struct masterdev_edu {
 	unsigned long interrupts;
 	bool selftest_passed;
 };
+
+static unsigned int edu_dma_bits = 28;
+module_param(edu_dma_bits, uint, 0444);
+MODULE_PARM_DESC(edu_dma_bits,
+		 "Address bits of the edu device: 28 as QEMU builds it, more with -device edu,dma_mask= (28-64)");
 
 /* The bound device; masterdev drives at most one. */
 static struct masterdev_edu *masterdev_edu;
@@ -166,7 +172,7 @@ static int masterdev_edu_show(struct seq_file *m, void *unused)
 	struct masterdev_edu *edu = m->private;
 
 	seq_printf(m, "device: %s\n", pci_name(edu->pdev));
-	seq_printf(m, "dma_mask_bits: %d\n", EDU_DMA_BITS);
+	seq_printf(m, "dma_mask_bits: %u\n", edu_dma_bits);
 	seq_printf(m, "irq: %s\n", edu->pdev->msi_enabled ? "msi" : "intx");
 	seq_printf(m, "selftest: %s\n", edu->selftest_passed ? "pass" : "fail");
 	seq_printf(m, "transfers: %lu\ninterrupts: %lu\n", edu->transfers,
@@ -197,9 +203,12 @@ static int masterdev_edu_probe(struct pci_dev *pdev,
 	edu->regs = pcim_iomap_table(pdev)[0];
 	if ((ioread32(edu->regs + EDU_ID) & 0xff) != 0xed)
 		return dev_err_probe(dev, -ENODEV, "not an edu device\n");
-	ret = dma_set_mask_and_coherent(dev, DMA_BIT_MASK(EDU_DMA_BITS));
+	if (edu_dma_bits < 28 || edu_dma_bits > 64)
+		return dev_err_probe(dev, -EINVAL, "edu_dma_bits=%u: want 28 to 64\n",
+				     edu_dma_bits);
+	ret = dma_set_mask_and_coherent(dev, DMA_BIT_MASK(edu_dma_bits));
 	if (ret)
-		return dev_err_probe(dev, ret, "no %d-bit DMA\n", EDU_DMA_BITS);
+		return dev_err_probe(dev, ret, "no %u-bit DMA\n", edu_dma_bits);
 	pci_set_master(pdev);
 	ret = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_MSI | PCI_IRQ_INTX);
 	if (ret < 0)

@@ -34,7 +34,9 @@ def plan() -> Plan:
 
 @pytest.fixture(scope="session")
 def module_paths(plan: Plan) -> dict[str, Path]:
-    return {spec.name: Path(spec.path) for spec in plan.modules}
+    """Every module of the run, loaded at boot or on demand, by name."""
+    paths = {spec.name: Path(spec.path) for spec in plan.modules}
+    return paths | {Path(path).stem: Path(path) for path in plan.on_demand}
 
 
 @pytest.fixture(scope="session", autouse=True)

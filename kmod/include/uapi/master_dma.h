@@ -5,8 +5,11 @@
  * The interfaces (/dev/asitx0, /dev/asirx0, /dev/sditx0, /dev/sdirx0) each own
  * one ring of DMA buffers from the Master ring allocator while open.  These
  * ioctls report the ring's layout and hand buffers between user space and
- * the device.  Every structure has fixed-size fields, natural alignment and
- * explicit padding that the kernel requires to be zero.
+ * the device.  /dev/himem, the test door of the high-memory allocator
+ * (himemtest.ko, root with CAP_SYS_RAWIO), allocates, frees and lists
+ * regions, maps them and has the edu device move bytes to and from them.
+ * Every structure has fixed-size fields, natural alignment and explicit
+ * padding that the kernel requires to be zero.
  */
 #ifndef _UAPI_MASTER_DMA_H
 #define _UAPI_MASTER_DMA_H
@@ -188,6 +191,54 @@ struct master_dma_edu_check {
 	__u64 first_failed;
 };
 
+/**
+ * struct master_dma_himem_region - a region of the high-memory allocator
+ * @start: physical address: out of HIMEM_ALLOC, in to HIMEM_FREE
+ * @size: bytes: in to HIMEM_ALLOC, out rounded up to whole pages
+ *
+ * mmap() of /dev/himem at offset @start maps the region (PFN map).
+ */
+struct master_dma_himem_region {
+	__u64 start;
+	__u64 size;
+};
+
+/**
+ * struct master_dma_himem_list - the regions the test door holds
+ * @regions: user pointer to an array of struct master_dma_himem_region
+ * @count: in: room in the array; out: regions held (may exceed the room)
+ * @pad: must be 0
+ */
+struct master_dma_himem_list {
+	__u64 regions;
+	__u32 count;
+	__u32 pad;
+};
+
+/* The edu device writes to the region (else it reads from it). */
+#define MASTER_DMA_HIMEM_EDU_TO_RAM	_BITUL(0)
+#define MASTER_DMA_HIMEM_EDU_FLAGS	MASTER_DMA_HIMEM_EDU_TO_RAM
+
+/**
+ * struct master_dma_himem_edu - one edu transfer to or from a region
+ * @start: the region
+ * @offset: where in the region
+ * @len: bytes, 1 to 2048
+ * @edu_offset: where in the device's buffer; @edu_offset + @len < 4096
+ * @flags: MASTER_DMA_HIMEM_EDU_TO_RAM or 0
+ * @pad: must be 0
+ *
+ * The device addresses the region by dma_map_resource(), as a driver would.
+ */
+struct master_dma_himem_edu {
+	__u64 start;
+	__u64 offset;
+	__u32 len;
+	__u32 edu_offset;
+	__u32 flags;
+	__u32 pad;
+};
+
 #define MASTER_DMA_IOC_MAGIC		0xB8
 
 #define MASTER_DMA_IOC_SUMMARY \
@@ -200,5 +251,13 @@ struct master_dma_edu_check {
 	_IOR(MASTER_DMA_IOC_MAGIC, 0x03, struct master_dma_buffer)
 #define MASTER_DMA_IOC_EDU_CHECK \
 	_IOWR(MASTER_DMA_IOC_MAGIC, 0x04, struct master_dma_edu_check)
+#define MASTER_DMA_IOC_HIMEM_ALLOC \
+	_IOWR(MASTER_DMA_IOC_MAGIC, 0x10, struct master_dma_himem_region)
+#define MASTER_DMA_IOC_HIMEM_FREE \
+	_IOW(MASTER_DMA_IOC_MAGIC, 0x11, struct master_dma_himem_region)
+#define MASTER_DMA_IOC_HIMEM_LIST \
+	_IOWR(MASTER_DMA_IOC_MAGIC, 0x12, struct master_dma_himem_list)
+#define MASTER_DMA_IOC_HIMEM_EDU \
+	_IOW(MASTER_DMA_IOC_MAGIC, 0x13, struct master_dma_himem_edu)
 
 #endif /* _UAPI_MASTER_DMA_H */

@@ -1,0 +1,389 @@
+"""The high-memory allocator: allocator.ko, its linked build, /dev/himem, a second client.
+
+Runs in the himem profile (512 MiB, mem=448M).  Each test loads what it
+needs and unloads it after, so every test starts from an empty allocator.
+Where the kernel was booted without mem= (the other profiles) only the
+refusal to load is tested.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import random
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pyharness import figures, guestkit, himem, kjudge
+from pyharness import masterdev as md
+from pyharness.himem import PAGE, Region
+
+HIMEM = himem.mem_limit() is not None
+needs_himem = pytest.mark.skipif(not HIMEM, reason="needs mem= below the RAM (himem profile)")
+
+
+@pytest.fixture
+def door(module_paths: dict[str, Path]) -> Iterator[himem.Door]:
+    """allocator.ko and /dev/himem for one test."""
+    with (
+        himem.loaded(module_paths["allocator"]),
+        himem.loaded(module_paths["himemtest"]),
+        himem.Door() as opened,
+    ):
+        yield opened
+
+
+def _texts(kmsg: guestkit.Kmsg) -> list[str]:
+    return [line.text for line in kjudge.parse_kmsg(kmsg.read())]
+
+
+def _claims() -> list[himem.IomemEntry]:
+    return [entry for entry in himem.iomem() if entry.name == himem.CLAIM_NAME]
+
+
+def _expected_size() -> int:
+    base = himem.mem_limit()
+    assert base is not None
+    return himem.expected_claim(base, himem.firmware_ram(), himem.iomem())
+
+
+@needs_himem
+def test_claim_is_the_unregistered_ram_above_mem(module_paths: dict[str, Path]) -> None:
+    """The claim starts at mem=, is what the firmware calls RAM minus what is
+    registered, and overlaps nothing else in /proc/iomem."""
+    base, want = himem.mem_limit(), _expected_size()
+    assert base is not None
+    with himem.loaded(module_paths["allocator"]):
+        summary = himem.summary()
+        entries = himem.iomem()
+    assert want >= 16 << 20
+    assert summary["state"] == "enabled"
+    assert (summary["base"], summary["size"]) == (base, want)
+    assert summary["free"] == summary["largest_free"] == want
+    assert summary["regions"] == 0
+    (claim,) = [e for e in entries if e.name == himem.CLAIM_NAME]
+    assert (claim.start, claim.end + 1, claim.depth) == (base, base + want, 0)
+    assert [e for e in entries if e != claim and e.overlaps(base, base + want)] == []
+    assert _claims() == []
+    figures.record("allocator claim above mem=", want >> 10, "KiB")
+
+
+@needs_himem
+def test_whole_claim_filled_through_mmap_leaves_acpi_tables_alone(door: himem.Door) -> None:
+    tables = himem.acpi_tables()
+    assert tables, "no ACPI tables to compare"
+    summary = himem.summary()
+    region = door.alloc(int(summary["size"]))
+    assert (region.start, region.size) == (summary["base"], summary["size"])
+    pattern = bytes(range(251)) * (region.size // 251 + 1)
+    with door.mapped(region) as mem:
+        assert mem[:] == bytes(region.size), "a region must be cleared before user space sees it"
+        mem[:] = pattern[: region.size]
+        assert mem[:] == pattern[: region.size]
+    door.free(region.start)
+    assert himem.summary()["regions"] == 0
+    assert himem.acpi_tables() == tables
+
+
+class Tracker:
+    """Every allocation and free through the door, checked against FirstFit."""
+
+    def __init__(self, door: himem.Door) -> None:
+        summary = himem.summary()
+        self.door = door
+        self.model = himem.FirstFit(int(summary["base"]), int(summary["size"]))
+        self.steps = 0
+        self.check()
+
+    def alloc(self, nbytes: int) -> Region | None:
+        want = self.model.predict(nbytes)
+        try:
+            region = self.door.alloc(nbytes)
+        except OSError as err:
+            assert err.errno == errno.ENOMEM, err
+            assert want is None, f"{nbytes} bytes refused; a hole at {want:#x} fits"
+            self.check()
+            return None
+        assert want is not None, f"{nbytes} bytes given at {region.start:#x}; nothing fits"
+        assert (region.start, region.size) == (want, himem.page_align(nbytes))
+        assert region.start % PAGE == 0
+        assert self.model.base <= region.start < region.end <= self.model.base + self.model.size
+        self.model.allocated(region.start, nbytes)
+        self.check()
+        return region
+
+    def free(self, start: int) -> None:
+        self.door.free(start)
+        self.model.freed(start)
+        self.check()
+
+    def check(self) -> None:
+        self.steps += 1
+        summary = himem.summary()
+        assert {key: summary[key] for key in ("free", "largest_free", "regions")} == (
+            self.model.summary()
+        ), f"after step {self.steps}"
+        assert [(r.start, r.size) for r in himem.regions()] == sorted(self.model.live.items())
+
+
+SIZES = {
+    "one byte": 1,
+    "a page less one": PAGE - 1,
+    "a page": PAGE,
+    "a page and one": PAGE + 1,
+    "three pages and five": 3 * PAGE + 5,
+    "a MiB": 1 << 20,
+}
+
+
+@needs_himem
+@pytest.mark.parametrize("nbytes", SIZES.values(), ids=SIZES.keys())
+def test_one_allocation(door: himem.Door, nbytes: int) -> None:
+    tracker = Tracker(door)
+    region = tracker.alloc(nbytes)
+    assert region is not None
+    with door.mapped(region) as mem:
+        assert mem[:] == bytes(region.size)
+    tracker.free(region.start)
+
+
+@needs_himem
+def test_whole_claim_then_exhaustion(door: himem.Door) -> None:
+    tracker = Tracker(door)
+    region = tracker.alloc(tracker.model.size)
+    assert region is not None and region.start == tracker.model.base
+    assert tracker.alloc(1) is None
+    tracker.free(region.start)
+    assert tracker.alloc(tracker.model.size + 1) is None
+
+
+@needs_himem
+def test_fill_free_at_random_and_refill_holes(door: himem.Door) -> None:
+    """Allocate to exhaustion, free half in random order, refill the holes,
+    free everything: the free space merges back into one extent."""
+    rng = random.Random(5)
+    sizes = [1, 5000, 3 * PAGE, 64 << 10, 256 << 10, 1 << 20]
+    tracker = Tracker(door)
+    live: list[Region] = []
+    while (region := tracker.alloc(rng.choice(sizes))) is not None:
+        live.append(region)
+    rng.shuffle(live)
+    for region in live[: len(live) // 2]:
+        tracker.free(region.start)
+    live = live[len(live) // 2 :]
+    top = max(r.end for r in live)
+    refilled = [r for r in (tracker.alloc(rng.choice(sizes[:4])) for _ in range(40)) if r]
+    assert any(r.end <= top for r in refilled), "no hole was reused"
+    live += refilled
+    rng.shuffle(live)
+    for region in live:
+        tracker.free(region.start)
+    assert himem.summary()["largest_free"] == tracker.model.size
+    figures.record("allocator steps checked against the model", tracker.steps)
+
+
+@needs_himem
+def test_edu_reads_and_writes_a_region_by_dma(door: himem.Door) -> None:
+    """Bytes written through mmap are what edu reads from the dma_map_resource()
+    address; what it writes back lands where it was told, nothing else moves."""
+    if md.edu_device() is None:
+        pytest.skip("no edu device")
+    rng = random.Random(3)
+    region = door.alloc(int(himem.summary()["size"]))
+    pages = region.size // PAGE
+    sources = sorted({0, pages - 1, *rng.sample(range(pages), 6)})
+    targets = rng.sample(sorted(set(range(pages)) - set(sources)), len(sources))
+    with door.mapped(region) as mem:
+        for page in sources + targets:
+            mem[page * PAGE : (page + 1) * PAGE] = rng.randbytes(PAGE)
+        for src, dst in zip(sources, targets, strict=True):
+            length, at, to = 2048, rng.randrange(0, PAGE - 2048), rng.randrange(0, PAGE - 2048)
+            sent = mem[src * PAGE + at : src * PAGE + at + length]
+            before = mem[dst * PAGE : (dst + 1) * PAGE]
+            door.edu(region, src * PAGE + at, length, 1024, to_ram=False)
+            door.edu(region, dst * PAGE + to, length, 1024, to_ram=True)
+            after = mem[dst * PAGE : (dst + 1) * PAGE]
+            assert after[to : to + length] == sent, f"page {src} -> {dst}"
+            assert after[:to] + after[to + length :] == before[:to] + before[to + length :]
+    figures.record("edu transfers to and from the claim", 2 * len(sources))
+
+
+@needs_himem
+def test_unloading_a_client_reclaims_exactly_its_regions(
+    door: himem.Door, module_paths: dict[str, Path], kernel_log_judge: guestkit.Kmsg
+) -> None:
+    mine = door.alloc(3 * PAGE)
+    with door.mapped(mine) as mem:
+        mem[:] = b"\xa5" * mine.size
+    before, refs = himem.summary(), himem.refcount("allocator")
+    with himem.loaded(module_paths["himemclient"], "regions=3", "size_kb=64"):
+        theirs = [r for r in himem.regions() if r.owner == "himemclient"]
+        assert [r.size for r in theirs] == [64 << 10] * 3
+        assert himem.summary()["regions"] == int(before["regions"]) + 3
+        # a module reference per region, one for the link: no clean unload
+        assert himem.refcount("allocator") == refs + 1 + 3
+        assert not guestkit.rmmod("allocator").ok
+        with pytest.raises(OSError) as refused:
+            door.free(theirs[0].start)
+        assert refused.value.errno == errno.EINVAL
+        kernel_log_judge.read()
+    reclaimed = [t for t in _texts(kernel_log_judge) if "reclaimed" in t]
+    assert reclaimed == [
+        "allocator: himemclient unloaded with 3 regions (196608 bytes) still allocated: reclaimed"
+    ]
+    assert himem.regions() == [Region(mine.start, mine.size, "himemtest")]
+    assert himem.summary() == before
+    assert himem.refcount("allocator") == refs
+    with door.mapped(mine) as mem:
+        assert mem[:] == b"\xa5" * mine.size
+
+
+@needs_himem
+def test_client_that_frees_leaves_no_warning(
+    door: himem.Door, module_paths: dict[str, Path], kernel_log_judge: guestkit.Kmsg
+) -> None:
+    with himem.loaded(module_paths["himemclient"], "free_at_exit=1"):
+        assert len(himem.regions()) == 3
+    assert not any("reclaimed" in t for t in _texts(kernel_log_judge))
+    assert himem.regions() == []
+
+
+@needs_himem
+def test_linked_build_alone(module_paths: dict[str, Path], kernel_log_judge: guestkit.Kmsg) -> None:
+    """himemlink claims the same RAM, passes its self-test at load, and its
+    cleanup frees the region the self-test left, without a warning."""
+    with himem.loaded(module_paths["himemlink"]):
+        summary = himem.summary("himemlink")
+        left = himem.regions("himemlink")
+        claims = _claims()
+    assert summary["state"] == "enabled" and summary["size"] == _expected_size()
+    assert [(r.size, r.owner) for r in left] == [(PAGE, "himemlink")]
+    assert len(claims) == 1
+    texts = _texts(kernel_log_judge)
+    assert any(t.startswith("himemlink: self-test passed") for t in texts), texts
+    assert not any("reclaimed" in t for t in texts)
+    assert _claims() == []
+
+
+@needs_himem
+@pytest.mark.parametrize("first, second", [("allocator", "himemlink"), ("himemlink", "allocator")])
+def test_the_two_builds_exclude_each_other(
+    module_paths: dict[str, Path], kernel_log_judge: guestkit.Kmsg, first: str, second: str
+) -> None:
+    with himem.loaded(module_paths[first]):
+        refused = guestkit.insmod(module_paths[second])
+        assert not refused.ok and "Device or resource busy" in refused.output, refused.output
+        assert not guestkit.loaded(second)
+        assert len(_claims()) == 1
+    texts = _texts(kernel_log_judge)
+    assert any(t.startswith(f"{second}: the RAM at") and "already claimed" in t for t in texts)
+
+
+@needs_himem
+def test_allocator_himem_16_uses_16_mib(module_paths: dict[str, Path]) -> None:
+    with himem.loaded(module_paths["allocator"], "allocator_himem=16"):
+        summary = himem.summary()
+        (claim,) = _claims()
+    assert summary["size"] == summary["free"] == 16 << 20
+    assert claim.end + 1 - claim.start == 16 << 20
+
+
+@needs_himem
+@pytest.mark.parametrize(
+    "params", [("allocator_probe=0",), ("allocator_step=4",), ("allocator_step=100",)]
+)
+def test_probe_and_step_find_the_same_ram(
+    module_paths: dict[str, Path], params: tuple[str]
+) -> None:
+    want = _expected_size()
+    with himem.loaded(module_paths["allocator"], *params):
+        assert himem.summary()["size"] == want
+
+
+@needs_himem
+def test_negative_allocator_himem_loads_disabled(module_paths: dict[str, Path]) -> None:
+    """Documented choice: a negative value loads the module with nothing
+    claimed, so drivers that use it still load, and every allocation is 0."""
+    with himem.loaded(module_paths["allocator"], "allocator_himem=-1"):
+        assert _claims() == []
+        with himem.loaded(module_paths["himemtest"]), himem.Door() as door:
+            summary = himem.summary()
+            assert (summary["state"], summary["size"]) == ("disabled", 0)
+            with pytest.raises(OSError) as refused:
+                door.alloc(PAGE)
+            assert refused.value.errno == errno.ENOMEM
+
+
+@needs_himem
+def test_zero_step_is_invalid(module_paths: dict[str, Path]) -> None:
+    refused = guestkit.insmod(module_paths["allocator"], "allocator_step=0")
+    assert not refused.ok and "Invalid argument" in refused.output, refused.output
+
+
+@pytest.mark.skipif(HIMEM, reason="needs a kernel booted without mem=")
+def test_without_mem_the_allocator_refuses_to_load(
+    module_paths: dict[str, Path], kernel_log_judge: guestkit.Kmsg
+) -> None:
+    refused = guestkit.insmod(module_paths["allocator"])
+    assert not refused.ok and "Cannot allocate memory" in refused.output, refused.output
+    texts = _texts(kernel_log_judge)
+    assert any(t.startswith("allocator: no RAM above the kernel's") for t in texts), texts
+    assert not guestkit.loaded("allocator")
+
+
+BAD_FREES = ("never allocated", "inside a region", "unaligned", "double", "zero")
+
+
+@needs_himem
+@pytest.mark.parametrize("case", BAD_FREES)
+def test_bad_free_is_refused(door: himem.Door, kernel_log_judge: guestkit.Kmsg, case: str) -> None:
+    region = door.alloc(2 * PAGE)
+    if case == "double":
+        door.free(region.start)
+    address = {
+        "never allocated": region.end + 16 * PAGE,
+        "inside a region": region.start + PAGE,
+        "unaligned": region.start + 8,
+        "double": region.start,
+        "zero": 0,
+    }[case]
+    kept = himem.summary(), himem.regions()
+    with pytest.raises(OSError) as refused:
+        door.free(address)
+    assert refused.value.errno == errno.EINVAL
+    assert (himem.summary(), himem.regions()) == kept
+    messages = [t for t in _texts(kernel_log_judge) if "refused" in t]
+    printed = f"{address:#x}" if address else "0"  # the kernel's %#lx
+    assert len(messages) == 1 and messages[0].startswith(f"allocator: free of {printed} from")
+
+
+@needs_himem
+def test_door_refuses_what_it_does_not_own(door: himem.Door) -> None:
+    region = door.alloc(2 * PAGE)
+    with pytest.raises(OSError) as err:
+        door.alloc(0)
+    assert err.value.errno == errno.EINVAL
+    for start, length in ((region.start + PAGE, PAGE), (region.start, 3 * PAGE), (0, PAGE)):
+        with pytest.raises(OSError) as err, door.mapped(Region(start, length)):
+            pass
+        assert err.value.errno == errno.EINVAL, (start, length)
+    with pytest.raises(OSError) as err:
+        door.edu(region, region.size - 16, 32, 0, to_ram=True)
+    assert err.value.errno == errno.EINVAL
+    with door.mapped(region):
+        with pytest.raises(OSError) as err:
+            door.free(region.start)
+        assert err.value.errno == errno.EBUSY
+    door.free(region.start)
+
+
+@needs_himem
+def test_door_is_for_root_with_rawio(door: himem.Door) -> None:
+    code = f"import os; os.setuid(65534); os.open({str(himem.DEV)!r}, os.O_RDWR)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode != 0 and "PermissionError" in done.stderr, done.stderr
+    assert os.stat(himem.DEV).st_mode & 0o777 == 0o600

@@ -360,7 +360,7 @@ def test_bad_free_is_refused(door: himem.Door, kernel_log_judge: guestkit.Kmsg, 
         door.free(address)
     assert refused.value.errno == errno.EINVAL
     assert (himem.summary(), himem.regions()) == kept
-    messages = [t for t in _texts(kernel_log_judge) if t.startswith("allocator: ")]
+    messages = [t for t in _texts(kernel_log_judge) if t.startswith("allocator: free of")]
     assert len(messages) == 1, messages
     assert messages[0].startswith(f"allocator: free of {address:#x} from himem_ioctl")
 

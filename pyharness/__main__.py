@@ -1,4 +1,4 @@
-"""Command line: python -m pyharness layout ..."""
+"""Command line: python -m pyharness layout|stat|events ..."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from . import layout
+from . import layout, netlink, stat
 
 
 def _layout(args: argparse.Namespace) -> int:
@@ -25,6 +25,25 @@ def _layout(args: argparse.Namespace) -> int:
     else:
         width = max(len(k) for k in figures)
         print("\n".join(f"{k:<{width}}  {v}" for k, v in figures.items()))
+    return 0
+
+
+def _stat(args: argparse.Namespace) -> int:
+    try:
+        snapshot = stat.snapshot()
+    except netlink.FamilyMissing as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(json.dumps(snapshot, indent=2) if args.json else stat.render(snapshot))
+    return 0
+
+
+def _events(args: argparse.Namespace) -> int:
+    try:
+        for event in stat.events(args.family):
+            print(json.dumps(event) if args.json else stat.event_line(event), flush=True)
+    except KeyboardInterrupt:
+        pass
     return 0
 
 
@@ -47,6 +66,15 @@ def parser() -> argparse.ArgumentParser:
     lay.add_argument("--page-size", type=_positive, default=layout.PAGE_SIZE)
     lay.add_argument("--json", action="store_true", help="print JSON")
     lay.set_defaults(run=_layout)
+    st = commands.add_parser("stat", help="rings and high-memory regions now (netlink, root)")
+    st.add_argument("--json", action="store_true", help="print JSON")
+    st.set_defaults(run=_stat)
+    ev = commands.add_parser("events", help="one line per ring or region event (netlink, root)")
+    ev.add_argument("--json", action="store_true", help="one JSON object per line")
+    ev.add_argument(
+        "--family", action="append", choices=("mdma", "allocator"), help="default: both"
+    )
+    ev.set_defaults(run=_events)
     return top
 
 

@@ -66,7 +66,7 @@ PROFILES: dict[str, Profile] = {
             "q35, 512 MiB with mem=448M: 64 MiB above the kernel for allocator.ko, "
             "a 32-bit edu reaching it",
             module_params=(("masterdev", "edu_dma_bits=32"),),
-            tests=("tests/vm/test_himem.py",),
+            tests=("tests/vm/test_himem.py", "tests/vm/test_netlink.py"),
             layout_report=False,
         ),
     )

@@ -32,8 +32,17 @@ def cdef_from_header(text: str) -> str:
     """The declarations of a UAPI header for cffi: types verbatim, macros as `...`."""
     code = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
     blocks = re.findall(r"^(?:struct|enum)\s+\w+\s*\{.*?^\};", code, flags=re.S | re.M)
-    names = re.findall(r"^#define\s+(MASTER_DMA_\w+)\b(?!\()", code, flags=re.M)
+    names = re.findall(r"^#define\s+(MASTER_DMA_\w+)\b(?!\()(?!\s+\")", code, flags=re.M)
     return TYPES + "\n".join(blocks) + "\n" + "".join(f"#define {n} ...\n" for n in names)
+
+
+def strings_from_header(text: str) -> dict[str, str]:
+    """The header's string macros (cffi binds only integer ones)."""
+    return dict(re.findall(r'^#define\s+(MASTER_DMA_\w+)\s+"([^"]*)"', text, flags=re.M))
+
+
+def strings() -> dict[str, str]:
+    return strings_from_header(HEADER.read_text())
 
 
 def _build_dir(paths: Paths) -> Path:

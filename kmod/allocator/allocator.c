@@ -47,6 +47,7 @@
 
 #include "compat.h"
 #include "master/allocator.h"
+#include "uapi/master_dma.h"
 
 #ifdef ALLOCATOR_LINKED
 #define EXPORT_SYMBOL_UNLESS_LINKED(sym)
@@ -115,6 +116,22 @@ static struct {
 	.used = RB_ROOT,
 	.owners = LIST_HEAD_INIT(allocator.owners),
 };
+
+/* Events for the netlink family; the linked build has none. */
+#ifdef ALLOCATOR_LINKED
+static void allocator_nl_event(u32 event, unsigned long start,
+			       unsigned long size, const char *owner, gfp_t gfp)
+{
+}
+#else
+static void allocator_nl_event(u32 event, unsigned long start,
+			       unsigned long size, const char *owner, gfp_t gfp);
+#endif
+
+static const char *allocator_owner_name(const struct allocator_owner *owner)
+{
+	return owner->mod ? module_name(owner->mod) : "kernel";
+}
 
 static struct allocator_extent *allocator_extent(struct rb_node *rb)
 {
@@ -311,6 +328,8 @@ unsigned long allocator_allocate_dma(unsigned long bytes, gfp_t priority)
 {
 	unsigned long size = PAGE_ALIGN(bytes), caller = _RET_IP_, flags;
 	struct allocator_extent *spare, *region = NULL;
+	unsigned long start = 0;
+	const char *owner = NULL;
 
 	if (!size)	/* 0 bytes, or so many that the rounding wrapped */
 		return 0;
@@ -320,14 +339,20 @@ unsigned long allocator_allocate_dma(unsigned long bytes, gfp_t priority)
 	spin_lock_irqsave(&allocator.lock, flags);
 	if (allocator.enabled)
 		region = allocator_carve(size, spare, caller);
+	if (region) {
+		start = region->start;
+		owner = allocator_owner_name(region->owner);
+	}
 	spin_unlock_irqrestore(&allocator.lock, flags);
 	if (region != spare)
 		kfree(spare);
-	if (!region)
+	if (!start)
 		return 0;
 	if (priority & __GFP_ZERO)
-		memset(allocator.virt + (region->start - allocator.base), 0, size);
-	return region->start;
+		memset(allocator.virt + (start - allocator.base), 0, size);
+	allocator_nl_event(MASTER_DMA_EVENT_REGION_ALLOCATED, start, size, owner,
+			   gfpflags_allow_blocking(priority) ? GFP_KERNEL : GFP_ATOMIC);
+	return start;
 }
 EXPORT_SYMBOL_UNLESS_LINKED(allocator_allocate_dma);
 
@@ -347,24 +372,30 @@ int allocator_free_dma(unsigned long address)
 {
 	unsigned long caller = _RET_IP_, flags;
 	struct allocator_extent *region;
-	const char *why = NULL;
+	const char *why = NULL, *owner = NULL;
+	unsigned long size = 0;
 
 	spin_lock_irqsave(&allocator.lock, flags);
 	region = allocator_floor(&allocator.used, address);
-	if (!region || address - region->start >= region->size)
+	if (!region || address - region->start >= region->size) {
 		why = "not allocated";
-	else if (address != region->start)
+	} else if (address != region->start) {
 		why = "inside a region";
-	else if (region->owner != allocator_owner_of(caller))
+	} else if (region->owner != allocator_owner_of(caller)) {
 		why = "another module's region";
-	else
+	} else {
+		size = region->size;
+		owner = allocator_owner_name(region->owner);
 		allocator_release(region);
+	}
 	spin_unlock_irqrestore(&allocator.lock, flags);
 	if (why) {
 		pr_warn_ratelimited("free of %#lx from %pS refused: %s\n",
 				    address, (void *)caller, why);
 		return -EINVAL;
 	}
+	allocator_nl_event(MASTER_DMA_EVENT_REGION_FREED, address, size, owner,
+			   GFP_ATOMIC);
 	return 0;
 }
 EXPORT_SYMBOL_UNLESS_LINKED(allocator_free_dma);
@@ -406,8 +437,11 @@ static void allocator_reclaim(struct module *mod)
 	list_del(&found->node);
 	bytes = found->bytes;
 	count = found->count;
-	list_for_each_entry_safe(region, next, &found->regions, owned)
+	list_for_each_entry_safe(region, next, &found->regions, owned) {
+		allocator_nl_event(MASTER_DMA_EVENT_REGION_RECLAIMED, region->start,
+				   region->size, mod->name, GFP_ATOMIC);
 		allocator_release(region);
+	}
 	spin_unlock_irqrestore(&allocator.lock, flags);
 	if (count)
 		pr_warn("%s unloaded with %u regions (%lu bytes) still allocated: reclaimed\n",
@@ -578,7 +612,7 @@ static int allocator_regions_show(struct seq_file *m, void *unused)
 	for (rb = rb_first(&allocator.used); rb; rb = rb_next(rb)) {
 		region = allocator_extent(rb);
 		seq_printf(m, "%#lx %lu %s\n", region->start, region->size,
-			   region->owner->mod ? module_name(region->owner->mod) : "kernel");
+			   allocator_owner_name(region->owner));
 	}
 	spin_unlock_irqrestore(&allocator.lock, flags);
 	return 0;
@@ -691,14 +725,24 @@ void allocator_cleanup(void)
 }
 
 #ifndef ALLOCATOR_LINKED
+#include "allocator_netlink.c"
+
 static int __init allocator_module_init(void)
 {
-	return allocator_init();
+	int ret = allocator_init();
+
+	if (ret)
+		return ret;
+	ret = allocator_nl_register();
+	if (ret)
+		allocator_cleanup();
+	return ret;
 }
 module_init(allocator_module_init);
 
 static void __exit allocator_module_exit(void)
 {
+	allocator_nl_unregister();
 	allocator_cleanup();
 }
 module_exit(allocator_module_exit);

@@ -66,6 +66,7 @@ struct mdma_ring {
 	u64 nr_descs;
 	struct dma_pool *pool;
 	struct dentry *debugfs;
+	struct list_head nl_node;	/* in mdma_netlink.c's list */
 };
 
 /* mdma_main.c */
@@ -78,6 +79,12 @@ int mdma_layout_bug(void);
 void mdma_locate(const struct mdma_ring *ring, u64 index, u32 *page,
 		 u32 *offset, u32 *length);
 int mdma_ring_corrupt(struct mdma_ring *ring, u64 index);
+
+/* mdma_netlink.c */
+void mdma_nl_ring_added(struct mdma_ring *ring);
+void mdma_nl_ring_removed(struct mdma_ring *ring);
+int mdma_nl_register(void);
+void mdma_nl_unregister(void);
 
 /* mdma_debugfs.c */
 void mdma_debugfs_add(struct mdma_ring *ring);

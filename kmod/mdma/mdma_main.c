@@ -5,7 +5,7 @@
  *
  * The allocator itself is in mdma_ring.c; descriptor formats in
  * mdma_desc.c; user copies and mmap in mdma_user.c; debugfs reports in
- * mdma_debugfs.c.
+ * mdma_debugfs.c; the generic netlink family in mdma_netlink.c.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -31,6 +31,10 @@ int mdma_layout_bug(void)
 
 static int __init mdma_init(void)
 {
+	int ret = mdma_nl_register();
+
+	if (ret)
+		return ret;
 	mdma_debugfs_root = debugfs_create_dir("mdma", NULL);
 	mdma_debugfs_stats(mdma_debugfs_root);
 	return 0;
@@ -40,6 +44,7 @@ module_init(mdma_init);
 static void __exit mdma_exit(void)
 {
 	debugfs_remove_recursive(mdma_debugfs_root);
+	mdma_nl_unregister();
 }
 module_exit(mdma_exit);
 

@@ -316,6 +316,7 @@ struct mdma_ring *mdma_ring_alloc(struct device *dev,
 	atomic_inc(&mdma_rings);
 	if (params->name)
 		mdma_debugfs_add(ring);
+	mdma_nl_ring_added(ring);
 	return ring;
 }
 EXPORT_SYMBOL_GPL(mdma_ring_alloc);
@@ -332,6 +333,7 @@ void mdma_ring_free(struct mdma_ring *ring)
 {
 	if (IS_ERR_OR_NULL(ring))
 		return;
+	mdma_nl_ring_removed(ring);
 	debugfs_remove_recursive(ring->debugfs);
 	mdma_ring_release(ring);
 	atomic_dec(&mdma_rings);

@@ -239,6 +239,103 @@ struct master_dma_himem_edu {
 	__u32 pad;
 };
 
+/*
+ * Generic netlink.  mdma.ko registers the family MASTER_DMA_GENL_MDMA,
+ * allocator.ko the family MASTER_DMA_GENL_ALLOCATOR; both speak the
+ * commands and attributes below, and announce changes in the multicast
+ * group MASTER_DMA_GENL_EVENTS.  Every operation needs CAP_NET_ADMIN, and
+ * so does joining the group.  A request carries at most MASTER_DMA_A_FLAGS,
+ * and no flag is defined yet: anything else is refused with -EINVAL.
+ */
+#define MASTER_DMA_GENL_MDMA		"mdma"
+#define MASTER_DMA_GENL_ALLOCATOR	"allocator"
+#define MASTER_DMA_GENL_EVENTS		"events"
+#define MASTER_DMA_GENL_VERSION		1
+
+/**
+ * enum master_dma_cmd - generic netlink commands
+ * @MASTER_DMA_CMD_UNSPEC: none
+ * @MASTER_DMA_CMD_RINGS: dump (mdma): one message per ring
+ * @MASTER_DMA_CMD_REGIONS: dump (allocator): one message per region
+ * @MASTER_DMA_CMD_TOTALS: the family's totals, one message
+ * @MASTER_DMA_CMD_EVENT: multicast: MASTER_DMA_A_EVENT and what it is about
+ * @__MASTER_DMA_CMD_MAX: one past the last
+ */
+enum master_dma_cmd {
+	MASTER_DMA_CMD_UNSPEC,
+	MASTER_DMA_CMD_RINGS,
+	MASTER_DMA_CMD_REGIONS,
+	MASTER_DMA_CMD_TOTALS,
+	MASTER_DMA_CMD_EVENT,
+	__MASTER_DMA_CMD_MAX
+};
+
+/**
+ * enum master_dma_event - what a MASTER_DMA_CMD_EVENT announces
+ * @MASTER_DMA_EVENT_NONE: none
+ * @MASTER_DMA_EVENT_RING_ALLOCATED: a ring (its name, device, summary)
+ * @MASTER_DMA_EVENT_RING_FREED: a ring is about to be freed
+ * @MASTER_DMA_EVENT_REGION_ALLOCATED: a region (start, size, owner)
+ * @MASTER_DMA_EVENT_REGION_FREED: its owner freed a region
+ * @MASTER_DMA_EVENT_REGION_RECLAIMED: a region taken back from its
+ *	unloading owner
+ */
+enum master_dma_event {
+	MASTER_DMA_EVENT_NONE,
+	MASTER_DMA_EVENT_RING_ALLOCATED,
+	MASTER_DMA_EVENT_RING_FREED,
+	MASTER_DMA_EVENT_REGION_ALLOCATED,
+	MASTER_DMA_EVENT_REGION_FREED,
+	MASTER_DMA_EVENT_REGION_RECLAIMED,
+};
+
+/**
+ * enum master_dma_attr - generic netlink attributes
+ * @MASTER_DMA_A_UNSPEC: none
+ * @MASTER_DMA_A_PAD: padding of 64-bit attributes
+ * @MASTER_DMA_A_FLAGS: u32, in requests: must be 0
+ * @MASTER_DMA_A_EVENT: u32, enum master_dma_event
+ * @MASTER_DMA_A_NAME: string, the ring's name
+ * @MASTER_DMA_A_DEVICE: string, the device the ring is mapped for
+ * @MASTER_DMA_A_DRIVER: string, that device's driver
+ * @MASTER_DMA_A_SUMMARY: binary, struct master_dma_summary of the ring
+ * @MASTER_DMA_A_START: u64, a region's physical address
+ * @MASTER_DMA_A_SIZE: u64, a region's or the claim's size in bytes
+ * @MASTER_DMA_A_OWNER: string, the module owning a region ("kernel":
+ *	built-in code)
+ * @MASTER_DMA_A_RINGS: u32, rings allocated
+ * @MASTER_DMA_A_PAGES: u64, pages held by rings
+ * @MASTER_DMA_A_BASE: u64, start of the claim
+ * @MASTER_DMA_A_FREE: u64, free bytes of the claim
+ * @MASTER_DMA_A_LARGEST_FREE: u64, largest free extent
+ * @MASTER_DMA_A_REGIONS: u32, regions allocated
+ * @MASTER_DMA_A_ENABLED: u8, 0 when the allocator is disabled
+ * @__MASTER_DMA_A_MAX: one past the last
+ */
+enum master_dma_attr {
+	MASTER_DMA_A_UNSPEC,
+	MASTER_DMA_A_PAD,
+	MASTER_DMA_A_FLAGS,
+	MASTER_DMA_A_EVENT,
+	MASTER_DMA_A_NAME,
+	MASTER_DMA_A_DEVICE,
+	MASTER_DMA_A_DRIVER,
+	MASTER_DMA_A_SUMMARY,
+	MASTER_DMA_A_START,
+	MASTER_DMA_A_SIZE,
+	MASTER_DMA_A_OWNER,
+	MASTER_DMA_A_RINGS,
+	MASTER_DMA_A_PAGES,
+	MASTER_DMA_A_BASE,
+	MASTER_DMA_A_FREE,
+	MASTER_DMA_A_LARGEST_FREE,
+	MASTER_DMA_A_REGIONS,
+	MASTER_DMA_A_ENABLED,
+	__MASTER_DMA_A_MAX
+};
+
+#define MASTER_DMA_A_MAX	(__MASTER_DMA_A_MAX - 1)
+
 #define MASTER_DMA_IOC_MAGIC		0xB8
 
 #define MASTER_DMA_IOC_SUMMARY \

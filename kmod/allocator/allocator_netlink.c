@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * allocator_netlink.c - the generic netlink family "allocator"
+ *
+ * Part of allocator.c (included at its end) in the standalone build only:
+ * the linked build has no family, as it has no exports.
+ * MASTER_DMA_CMD_REGIONS dumps every region (start, size, owner);
+ * MASTER_DMA_CMD_TOTALS gives the claim's figures; the "events" group
+ * announces each region allocated, freed, or reclaimed from an unloading
+ * owner.  Every operation, and joining the group, needs CAP_NET_ADMIN.
+ *
+ * Allocation and free may run in atomic context, so their events are built
+ * with GFP_ATOMIC after the lock is dropped, from values copied under it.
+ */
+#include <net/genetlink.h>
+
+static const struct nla_policy allocator_nl_policy[MASTER_DMA_A_MAX + 1] = {
+	[MASTER_DMA_A_FLAGS] = NLA_POLICY_MASK(NLA_U32, 0),
+};
+
+static struct genl_family allocator_nl_family;
+
+static int allocator_nl_fill(struct sk_buff *skb, u32 portid, u32 seq,
+			     int flags, u8 cmd, u32 event, unsigned long start,
+			     unsigned long size, const char *owner)
+{
+	void *hdr = genlmsg_put(skb, portid, seq, &allocator_nl_family, flags, cmd);
+
+	if (!hdr)
+		return -EMSGSIZE;
+	if ((event && nla_put_u32(skb, MASTER_DMA_A_EVENT, event)) ||
+	    nla_put_u64_64bit(skb, MASTER_DMA_A_START, start, MASTER_DMA_A_PAD) ||
+	    nla_put_u64_64bit(skb, MASTER_DMA_A_SIZE, size, MASTER_DMA_A_PAD) ||
+	    nla_put_string(skb, MASTER_DMA_A_OWNER, owner)) {
+		genlmsg_cancel(skb, hdr);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(skb, hdr);
+	return 0;
+}
+
+/* cb->args[0]: the address after the last region sent. */
+static int allocator_nl_dump_regions(struct sk_buff *skb,
+				     struct netlink_callback *cb)
+{
+	struct allocator_extent *region;
+	unsigned long flags;
+	struct rb_node *rb;
+
+	spin_lock_irqsave(&allocator.lock, flags);
+	for (rb = rb_first(&allocator.used); rb; rb = rb_next(rb)) {
+		region = allocator_extent(rb);
+		if (region->start < cb->args[0])
+			continue;
+		if (allocator_nl_fill(skb, NETLINK_CB(cb->skb).portid,
+				      cb->nlh->nlmsg_seq, NLM_F_MULTI,
+				      MASTER_DMA_CMD_REGIONS, 0, region->start,
+				      region->size, allocator_owner_name(region->owner)))
+			break;
+		cb->args[0] = region->start + 1;
+	}
+	spin_unlock_irqrestore(&allocator.lock, flags);
+	return skb->len;
+}
+
+static int allocator_nl_put_totals(struct sk_buff *msg)
+{
+	unsigned long flags;
+	int ret;
+
+	spin_lock_irqsave(&allocator.lock, flags);
+	ret = nla_put_u64_64bit(msg, MASTER_DMA_A_BASE, allocator.base, MASTER_DMA_A_PAD) ||
+	      nla_put_u64_64bit(msg, MASTER_DMA_A_SIZE, allocator.size, MASTER_DMA_A_PAD) ||
+	      nla_put_u64_64bit(msg, MASTER_DMA_A_FREE, allocator.free_bytes,
+				MASTER_DMA_A_PAD) ||
+	      nla_put_u64_64bit(msg, MASTER_DMA_A_LARGEST_FREE,
+				allocator_subtree_max(allocator.free.rb_node),
+				MASTER_DMA_A_PAD) ||
+	      nla_put_u32(msg, MASTER_DMA_A_REGIONS, allocator.regions) ||
+	      nla_put_u8(msg, MASTER_DMA_A_ENABLED, allocator.enabled);
+	spin_unlock_irqrestore(&allocator.lock, flags);
+	return ret ? -EMSGSIZE : 0;
+}
+
+static int allocator_nl_totals(struct sk_buff *skb, struct genl_info *info)
+{
+	struct sk_buff *msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	void *hdr;
+
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(msg, info, &allocator_nl_family, 0,
+				MASTER_DMA_CMD_TOTALS);
+	if (!hdr || allocator_nl_put_totals(msg)) {
+		nlmsg_free(msg);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+}
+
+static const struct genl_small_ops allocator_nl_ops[] = {
+	{
+		.cmd = MASTER_DMA_CMD_REGIONS,
+		.dumpit = allocator_nl_dump_regions,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = MASTER_DMA_CMD_TOTALS,
+		.doit = allocator_nl_totals,
+		.flags = GENL_ADMIN_PERM,
+	},
+};
+
+static const struct genl_multicast_group allocator_nl_groups[] = {
+	{ .name = MASTER_DMA_GENL_EVENTS, .flags = GENL_MCAST_CAP_NET_ADMIN },
+};
+
+static struct genl_family allocator_nl_family __ro_after_init = {
+	.name = MASTER_DMA_GENL_ALLOCATOR,
+	.version = MASTER_DMA_GENL_VERSION,
+	.maxattr = MASTER_DMA_A_MAX,
+	.policy = allocator_nl_policy,
+	.module = THIS_MODULE,
+	.small_ops = allocator_nl_ops,
+	.n_small_ops = ARRAY_SIZE(allocator_nl_ops),
+	.resv_start_op = MASTER_DMA_CMD_RINGS,
+	.mcgrps = allocator_nl_groups,
+	.n_mcgrps = ARRAY_SIZE(allocator_nl_groups),
+};
+
+static void allocator_nl_event(u32 event, unsigned long start,
+			       unsigned long size, const char *owner, gfp_t gfp)
+{
+	struct sk_buff *skb = genlmsg_new(NLMSG_GOODSIZE, gfp);
+
+	if (!skb)
+		return;
+	if (allocator_nl_fill(skb, 0, 0, 0, MASTER_DMA_CMD_EVENT, event, start,
+			      size, owner)) {
+		nlmsg_free(skb);
+		return;
+	}
+	genlmsg_multicast(&allocator_nl_family, skb, 0, 0, gfp);
+}
+
+static int allocator_nl_register(void)
+{
+	return genl_register_family(&allocator_nl_family);
+}
+
+static void allocator_nl_unregister(void)
+{
+	genl_unregister_family(&allocator_nl_family);
+}

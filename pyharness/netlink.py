@@ -1,0 +1,142 @@
+"""Generic netlink clients of the families mdma (mdma.ko) and allocator (allocator.ko).
+
+Nothing is retyped from the kernel: the family, group and attribute names and
+the command, attribute and event numbers come from
+kmod/include/uapi/master_dma.h (its enums through cffi, its string macros
+from its text), and MASTER_DMA_A_SUMMARY is that header's struct, decoded
+by cffi.  Only each attribute's wire type is said here (ATTR_TYPES), and a
+guest test holds it against the kernel's own policy dump.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Iterator, Sequence
+from functools import cache
+from typing import Any
+
+from pyroute2.netlink import NLM_F_DUMP, NLM_F_REQUEST, genlmsg
+from pyroute2.netlink.exceptions import NetlinkError
+from pyroute2.netlink.generic import GenericNetlinkSocket
+
+from . import uapi
+
+PREFIX = "MASTER_DMA_A_"
+# Wire type of each attribute, by the name after the prefix (pyroute2's names).
+ATTR_TYPES = {
+    "UNSPEC": "none",
+    "PAD": "none",
+    "FLAGS": "uint32",
+    "EVENT": "uint32",
+    "NAME": "asciiz",
+    "DEVICE": "asciiz",
+    "DRIVER": "asciiz",
+    "SUMMARY": "cdata",
+    "START": "uint64",
+    "SIZE": "uint64",
+    "OWNER": "asciiz",
+    "RINGS": "uint32",
+    "PAGES": "uint64",
+    "BASE": "uint64",
+    "FREE": "uint64",
+    "LARGEST_FREE": "uint64",
+    "REGIONS": "uint32",
+    "ENABLED": "uint8",
+}
+MODULE_OF = {"mdma": "mdma.ko", "allocator": "allocator.ko"}
+
+
+class FamilyMissing(RuntimeError):
+    """The family is not registered: its module is not loaded."""
+
+
+def enum(name: str) -> dict[int, str]:
+    """An enum of the UAPI header, value -> name."""
+    return dict(uapi.ffi().typeof(f"enum {name}").elements)
+
+
+def attributes() -> list[tuple[str, str]]:
+    """pyroute2's nla_map: the header's attributes in number order, with their types."""
+    attrs = enum("master_dma_attr")
+    names = [attrs[value] for value in range(len(attrs))]  # KeyError if not dense
+    return [(name, ATTR_TYPES[name.removeprefix(PREFIX)]) for name in names if "__" not in name]
+
+
+@cache
+def message_class() -> type[genlmsg]:
+    return type("MasterDmaMsg", (genlmsg,), {"prefix": PREFIX, "nla_map": tuple(attributes())})
+
+
+def decode_summary(blob: bytes) -> dict[str, int]:
+    """MASTER_DMA_A_SUMMARY as a dict of struct master_dma_summary's fields."""
+    ffi = uapi.ffi()
+    summary = ffi.new("struct master_dma_summary *")
+    if len(blob) != ffi.sizeof(summary[0]):
+        raise ValueError(f"summary of {len(blob)} bytes, expected {ffi.sizeof(summary[0])}")
+    ffi.memmove(summary, blob, len(blob))
+    return {name: int(getattr(summary, name)) for name, _ in ffi.typeof(summary[0]).fields}
+
+
+def decode(msg: Any) -> dict[str, Any]:
+    """One message as a dict: lower-case attribute names, the event by name, the
+    summary as its fields."""
+    out: dict[str, Any] = {}
+    events = enum("master_dma_event")
+    for name, raw in msg["attrs"]:
+        key = name.removeprefix(PREFIX).lower()
+        if key == "summary":
+            out[key] = decode_summary(bytes(raw))
+        elif key == "event":
+            out[key] = events[raw].removeprefix("MASTER_DMA_EVENT_").lower()
+        elif key != "pad":
+            out[key] = raw
+    return out
+
+
+class MasterDmaSocket(GenericNetlinkSocket):  # type: ignore[misc]
+    """A socket bound to one of the two families; raises FamilyMissing if absent."""
+
+    def __init__(self, family: str) -> None:
+        super().__init__()
+        self.family = family
+        try:
+            self.bind(uapi.strings()[f"MASTER_DMA_GENL_{family.upper()}"], message_class())
+        except NetlinkError as err:
+            self.close()
+            if err.code == errno.ENOENT:
+                raise FamilyMissing(f"no {family!r} family: load {MODULE_OF[family]}") from err
+            raise
+
+    def request(
+        self, cmd: str, dump: bool, attrs: Sequence[tuple[str, Any]] = ()
+    ) -> list[dict[str, Any]]:
+        msg = message_class()()
+        msg["cmd"] = uapi_cmd(cmd)
+        msg["version"] = uapi.lib().MASTER_DMA_GENL_VERSION
+        msg["attrs"] = list(attrs)
+        flags = NLM_F_REQUEST | (NLM_F_DUMP if dump else 0)
+        return [decode(m) for m in self.nlm_request(msg, msg_type=self.prid, msg_flags=flags)]
+
+    def rings(self) -> list[dict[str, Any]]:
+        return self.request("RINGS", dump=True)
+
+    def regions(self) -> list[dict[str, Any]]:
+        return self.request("REGIONS", dump=True)
+
+    def totals(self) -> dict[str, Any]:
+        (totals,) = self.request("TOTALS", dump=False)
+        return totals
+
+    def subscribe(self) -> None:
+        self.add_membership(uapi.strings()["MASTER_DMA_GENL_EVENTS"])
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        """Events as they come (after subscribe()), forever."""
+        while True:
+            for msg in self.get():
+                if msg["cmd"] == uapi_cmd("EVENT"):
+                    yield {"family": self.family, **decode(msg)}
+
+
+def uapi_cmd(name: str) -> int:
+    return int(getattr(uapi.lib(), f"MASTER_DMA_CMD_{name}"))

@@ -1,0 +1,106 @@
+"""`python -m pyharness stat` and `events`: what the allocators hold, for people.
+
+A snapshot asks both netlink families (a missing allocator.ko only leaves
+its part out); render() prints it as tables, like slabtop in spirit.
+events() merges the two families' event groups into one stream.
+"""
+
+from __future__ import annotations
+
+import select
+from collections.abc import Iterator
+from typing import Any
+
+from . import netlink
+
+RING_COLUMNS = (
+    ("name", "ring", "{:<10}"),
+    ("device", "device", "{:<14}"),
+    ("driver", "driver", "{:<14}"),
+    ("geometry", "buffers x size", "{:>15}"),
+    ("tails", "tails", "{:<8}"),
+    ("total_pages", "pages", "{:>7}"),
+    ("pointers", "fragments", "{:>9}"),
+    ("bytes_allocated", "allocated", "{:>11}"),
+    ("slack", "slack", "{:>9}"),
+)
+
+
+def snapshot() -> dict[str, Any]:
+    """Rings and totals from mdma; regions and totals from allocator if loaded."""
+    with netlink.MasterDmaSocket("mdma") as mdma:
+        out: dict[str, Any] = {"rings": mdma.rings(), "ring_totals": mdma.totals()}
+    try:
+        with netlink.MasterDmaSocket("allocator") as allocator:
+            out |= {"regions": allocator.regions(), "himem": allocator.totals()}
+    except netlink.FamilyMissing:
+        out |= {"regions": [], "himem": None}
+    return out
+
+
+def _ring_row(ring: dict[str, Any]) -> dict[str, Any]:
+    s = ring["summary"]
+    return {
+        **ring,
+        **s,
+        "geometry": f"{s['buffers']} x {s['bufsize']}",
+        "tails": "packed" if s["tails"] == 0 else "own-page",
+        "slack": s["bytes_allocated"] - s["bytes_required"],
+    }
+
+
+def render(snap: dict[str, Any]) -> str:
+    totals = snap["ring_totals"]
+    lines = [f"rings: {totals['rings']}, pages held: {totals['pages']}", ""]
+    lines.append("  ".join(fmt.format(title) for _, title, fmt in RING_COLUMNS).rstrip())
+    for ring in snap["rings"]:
+        row = _ring_row(ring)
+        lines.append("  ".join(fmt.format(row[key]) for key, _, fmt in RING_COLUMNS).rstrip())
+    himem = snap["himem"]
+    lines.append("")
+    if himem is None:
+        lines.append("high memory: allocator.ko not loaded")
+        return "\n".join(lines)
+    lines.append(
+        f"high memory: {himem['size'] >> 10} KiB at {himem['base']:#x}, "
+        f"{himem['free'] >> 10} KiB free (largest {himem['largest_free'] >> 10} KiB), "
+        f"{himem['regions']} regions" + ("" if himem["enabled"] else ", disabled")
+    )
+    lines.append(f"{'start':<14}  {'size':>10}  owner")
+    lines += [f"{r['start']:<#14x}  {r['size']:>10}  {r['owner']}" for r in snap["regions"]]
+    return "\n".join(lines)
+
+
+def event_line(event: dict[str, Any]) -> str:
+    if "summary" in event:
+        s = event["summary"]
+        return (
+            f"{event['family']}: {event['event']} {event['name']} on {event['device']} "
+            f"({s['buffers']} x {s['bufsize']}, {s['total_pages']} pages)"
+        )
+    return (
+        f"{event['family']}: {event['event']} {event['start']:#x} "
+        f"{event['size']} bytes, owner {event['owner']}"
+    )
+
+
+def events(families: list[str] | None = None) -> Iterator[dict[str, Any]]:
+    """Events of the given families (default both; a missing one is skipped)."""
+    sockets = []
+    for family in families or ["mdma", "allocator"]:
+        try:
+            sock = netlink.MasterDmaSocket(family)
+        except netlink.FamilyMissing:
+            continue
+        sock.subscribe()
+        sockets.append(sock)
+    try:
+        while sockets:
+            ready, _, _ = select.select(sockets, [], [])
+            for sock in ready:
+                for msg in sock.get():
+                    if msg["cmd"] == netlink.uapi_cmd("EVENT"):
+                        yield {"family": sock.family, **netlink.decode(msg)}
+    finally:
+        for sock in sockets:
+            sock.close()

@@ -1,0 +1,36 @@
+"""The netlink client's message classes come from the UAPI header."""
+
+from __future__ import annotations
+
+import pytest
+
+from pyharness import netlink, uapi
+
+
+def test_every_header_attribute_has_a_wire_type_and_nothing_else_does() -> None:
+    names = {name.removeprefix(netlink.PREFIX) for name, _ in netlink.attributes()}
+    assert names == set(netlink.ATTR_TYPES)
+    assert len(netlink.attributes()) == uapi.lib().MASTER_DMA_A_MAX + 1
+
+
+def test_attribute_numbers_are_the_header_enum() -> None:
+    for number, (name, _) in enumerate(netlink.attributes()):
+        assert getattr(uapi.lib(), name) == number
+    assert netlink.message_class().nla_map[uapi.lib().MASTER_DMA_A_SUMMARY][1] == "cdata"
+
+
+def test_summary_is_decoded_with_the_header_struct() -> None:
+    ffi = uapi.ffi()
+    summary = ffi.new("struct master_dma_summary *", {"buffers": 1000, "total_pages": 1 << 40})
+    decoded = netlink.decode_summary(bytes(ffi.buffer(summary)))
+    assert (decoded["buffers"], decoded["total_pages"]) == (1000, 1 << 40)
+    with pytest.raises(ValueError):
+        netlink.decode_summary(b"\0" * 8)
+
+
+def test_family_names_come_from_the_header() -> None:
+    strings = uapi.strings()
+    assert (strings["MASTER_DMA_GENL_MDMA"], strings["MASTER_DMA_GENL_ALLOCATOR"]) == (
+        "mdma",
+        "allocator",
+    )

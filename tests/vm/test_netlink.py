@@ -1,0 +1,235 @@
+"""The generic netlink families mdma and allocator, their pyroute2 client and the CLI.
+
+Ring checks run in every profile; region checks where the kernel was booted
+with mem= (the himem profile), with allocator.ko, the door and a client
+loaded by the tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyroute2.netlink.exceptions import NetlinkError
+
+from pyharness import himem, netlink, uapi
+from pyharness import masterdev as md
+
+HIMEM = himem.mem_limit() is not None
+needs_himem = pytest.mark.skipif(not HIMEM, reason="needs mem= below the RAM (himem profile)")
+NOBODY = 65534
+
+
+@contextlib.contextmanager
+def _opened_rings(*ifaces: str) -> Iterator[None]:
+    with contextlib.ExitStack() as stack:
+        for iface in ifaces:
+            stack.enter_context(md.opened(iface))
+        yield
+
+
+@pytest.mark.usefixtures("masterdev_state")
+def test_ring_dump_agrees_with_debugfs() -> None:
+    md.set_pair("asi", 100, 1316)
+    md.set_pair("sdi", 7, 12289)
+    with (
+        _opened_rings("asitx0", "asirx0", "sditx0", "sdirx0"),
+        netlink.MasterDmaSocket("mdma") as sock,
+    ):
+        rings = {ring["name"]: ring for ring in sock.rings()}
+        totals = sock.totals()
+        stats = md.stats()
+        for name in md.IFACES:
+            debugfs = md.summary(name)
+            ring = rings[name]
+            assert ring["device"] == md.dma_device(name)
+            assert ring["driver"] in ("masterdev", "masterdev-edu")
+            for field, value in ring["summary"].items():
+                if field in debugfs:
+                    assert value == debugfs[field], f"{name}.{field}"
+            assert {"buffers", "total_pages", "bytes_allocated"} <= debugfs.keys()
+    assert set(rings) == set(md.IFACES)
+    assert (totals["rings"], totals["pages"]) == (stats["rings"], stats["pages"])
+
+
+def test_ring_events_in_order() -> None:
+    with netlink.MasterDmaSocket("mdma") as sock:
+        sock.subscribe()
+        with md.opened("asitx0"):
+            pass
+        events = _collect(sock, 2)
+    assert [(e["event"], e["name"]) for e in events] == [
+        ("ring_allocated", "asitx0"),
+        ("ring_freed", "asitx0"),
+    ]
+    buffers, bufsize = md.geometry("asitx0")
+    assert (events[0]["summary"]["buffers"], events[0]["summary"]["bufsize"]) == (buffers, bufsize)
+
+
+def _collect(sock: netlink.MasterDmaSocket, count: int, timeout: int = 30) -> list[dict[str, Any]]:
+    """The next count events of the socket's group; TimeoutError if they do not come."""
+    got: list[dict[str, Any]] = []
+
+    def expire(signum: int, frame: object) -> None:
+        raise TimeoutError(f"{len(got)} of {count} events in {timeout} s: {got}")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(timeout)
+    try:
+        events = sock.events()
+        while len(got) < count:
+            got.append(next(events))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    return got
+
+
+def test_requests_with_unknown_attributes_or_flags_are_refused() -> None:
+    with netlink.MasterDmaSocket("mdma") as sock:
+        for attrs in ([("MASTER_DMA_A_FLAGS", 1)], [("MASTER_DMA_A_NAME", "asitx0")]):
+            with pytest.raises(NetlinkError) as refused:
+                sock.request("TOTALS", dump=False, attrs=attrs)
+            assert refused.value.code == errno.EINVAL, attrs
+        assert sock.request("TOTALS", dump=False, attrs=[("MASTER_DMA_A_FLAGS", 0)])
+
+
+def test_policy_dump_matches_the_header() -> None:
+    """The kernel's policy: attributes up to the header's last, and only
+    MASTER_DMA_A_FLAGS accepted, as a u32 with no bit allowed."""
+    with netlink.MasterDmaSocket("mdma") as sock:
+        policy = sock.policy(uapi.strings()["MASTER_DMA_GENL_MDMA"])
+    text = repr(policy)
+    assert "NL_ATTR_TYPE_U32" in text and "NL_POLICY_TYPE_ATTR_MASK" in text
+    assert len(netlink.attributes()) - 1 == uapi.lib().MASTER_DMA_A_MAX
+
+
+UNPRIVILEGED = """
+import errno, sys
+from pyroute2.netlink.exceptions import NetlinkError
+from pyharness import netlink
+sock = netlink.MasterDmaSocket(sys.argv[1])
+codes = []
+for call in (sock.totals, sock.subscribe):
+    try:
+        call()
+        codes.append(0)
+    except (NetlinkError, OSError) as err:
+        codes.append(getattr(err, "code", None) or err.errno)
+print(codes)
+"""
+
+
+def _as_nobody(family: str) -> list[int]:
+    done = subprocess.run(
+        [sys.executable, "-c", UNPRIVILEGED, family],
+        capture_output=True,
+        text=True,
+        check=True,
+        user=NOBODY,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    return list(json.loads(done.stdout))
+
+
+def test_unprivileged_users_get_eperm() -> None:
+    assert _as_nobody("mdma") == [errno.EPERM, errno.EPERM]
+
+
+@pytest.mark.usefixtures("masterdev_state")
+def test_stat_command_lists_open_rings() -> None:
+    md.set_pair("asi", 64, 2049)
+    with md.opened("asirx0"):
+        done = _pyharness("stat")
+        as_json = json.loads(_pyharness("stat", "--json"))
+    assert "asirx0" in done and "64 x 2049" in done
+    assert [r["name"] for r in as_json["rings"]] == ["asirx0"]
+    print(done)
+
+
+def _pyharness(*args: str) -> str:
+    argv = [sys.executable, "-m", "pyharness", *args]
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+
+
+@contextlib.contextmanager
+def _events_command(*args: str) -> Iterator[subprocess.Popen[str]]:
+    argv = [sys.executable, "-m", "pyharness", "events", *args]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(3)  # subscribed before anything happens
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_events_command_prints_one_line_per_event() -> None:
+    with _events_command("--json", "--family", "mdma") as proc, md.opened("sdirx0"):
+        pass
+    assert proc.stdout is not None
+    lines = [json.loads(line) for line in proc.stdout.read().splitlines()]
+    assert [(e["event"], e["name"]) for e in lines] == [
+        ("ring_allocated", "sdirx0"),
+        ("ring_freed", "sdirx0"),
+    ]
+
+
+@pytest.fixture
+def door(module_paths: dict[str, Path]) -> Iterator[himem.Door]:
+    with (
+        himem.loaded(module_paths["allocator"]),
+        himem.loaded(module_paths["himemtest"]),
+        himem.Door() as opened,
+    ):
+        yield opened
+
+
+@needs_himem
+def test_region_dump_agrees_with_debugfs(door: himem.Door, module_paths: dict[str, Path]) -> None:
+    door.alloc(3 * himem.PAGE)
+    door.alloc(5000)
+    with (
+        himem.loaded(module_paths["himemclient"], "free_at_exit=1"),
+        netlink.MasterDmaSocket("allocator") as sock,
+    ):
+        dumped = [himem.Region(r["start"], r["size"], r["owner"]) for r in sock.regions()]
+        totals = sock.totals()
+        assert dumped == himem.regions()
+        summary = himem.summary()
+    assert len(dumped) == 5
+    for key in ("base", "size", "free", "largest_free", "regions"):
+        assert totals[key] == summary[key], key
+    assert totals["enabled"] == 1
+    assert _as_nobody("allocator") == [errno.EPERM, errno.EPERM]
+
+
+@needs_himem
+def test_region_events_in_order(door: himem.Door, module_paths: dict[str, Path]) -> None:
+    with netlink.MasterDmaSocket("allocator") as sock:
+        sock.subscribe()
+        region = door.alloc(2 * himem.PAGE)
+        door.free(region.start)
+        with himem.loaded(module_paths["himemclient"], "regions=2", "size_kb=8"):
+            pass
+        events = _collect(sock, 6)
+    seen = [(e["event"], e["owner"], e["size"]) for e in events]
+    assert seen == [
+        ("region_allocated", "himemtest", 2 * himem.PAGE),
+        ("region_freed", "himemtest", 2 * himem.PAGE),
+        ("region_allocated", "himemclient", 8 << 10),
+        ("region_allocated", "himemclient", 8 << 10),
+        ("region_reclaimed", "himemclient", 8 << 10),
+        ("region_reclaimed", "himemclient", 8 << 10),
+    ]
+    assert events[0]["start"] == events[1]["start"] == region.start

@@ -8,6 +8,7 @@ events() merges the two families' event groups into one stream.
 from __future__ import annotations
 
 import select
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -94,6 +95,8 @@ def events(families: list[str] | None = None) -> Iterator[dict[str, Any]]:
             continue
         sock.subscribe()
         sockets.append(sock)
+    names = ", ".join(sock.family for sock in sockets) or "nothing (no module loaded)"
+    print(f"listening to {names}", file=sys.stderr, flush=True)
     try:
         while sockets:
             ready, _, _ = select.select(sockets, [], [])

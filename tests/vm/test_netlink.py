@@ -17,7 +17,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 from pyroute2.netlink.exceptions import NetlinkError
@@ -177,14 +177,28 @@ def _events_command(*args: str) -> Iterator[subprocess.Popen[str]]:
 
 
 def test_events_command_prints_one_line_per_event() -> None:
-    with _events_command("--json", "--family", "mdma") as proc, md.opened("sdirx0"):
-        pass
-    assert proc.stdout is not None
-    lines = [json.loads(line) for line in proc.stdout.read().splitlines()]
+    with _events_command("--json", "--family", "mdma") as proc:
+        with md.opened("sdirx0"):
+            pass
+        assert proc.stdout is not None
+        lines = [json.loads(line) for line in _lines(proc.stdout, 2)]
     assert [(e["event"], e["name"]) for e in lines] == [
         ("ring_allocated", "sdirx0"),
         ("ring_freed", "sdirx0"),
     ]
+
+
+def _lines(stream: IO[str], count: int, timeout: int = 30) -> list[str]:
+    def expire(signum: int, frame: object) -> None:
+        raise TimeoutError(f"fewer than {count} lines in {timeout} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(timeout)
+    try:
+        return [stream.readline() for _ in range(count)]
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture

@@ -77,23 +77,27 @@ def test_ring_events_in_order() -> None:
     assert (events[0]["summary"]["buffers"], events[0]["summary"]["bufsize"]) == (buffers, bufsize)
 
 
-def _collect(sock: netlink.MasterDmaSocket, count: int, timeout: int = 30) -> list[dict[str, Any]]:
-    """The next count events of the socket's group; TimeoutError if they do not come."""
-    got: list[dict[str, Any]] = []
+@contextlib.contextmanager
+def _deadline(seconds: int, what: str) -> Iterator[None]:
+    """TimeoutError if the block, which may block in the kernel, takes longer."""
 
     def expire(signum: int, frame: object) -> None:
-        raise TimeoutError(f"{len(got)} of {count} events in {timeout} s: {got}")
+        raise TimeoutError(f"{what}: not within {seconds} s")
 
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(timeout)
+    signal.alarm(seconds)
     try:
-        events = sock.events()
-        while len(got) < count:
-            got.append(next(events))
+        yield
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
-    return got
+
+
+def _collect(sock: netlink.MasterDmaSocket, count: int) -> list[dict[str, Any]]:
+    """The next count events of the socket's group."""
+    events = sock.events()
+    with _deadline(30, f"{count} events"):
+        return [next(events) for _ in range(count)]
 
 
 def test_requests_with_unknown_attributes_or_flags_are_refused() -> None:
@@ -188,17 +192,9 @@ def test_events_command_prints_one_line_per_event() -> None:
     ]
 
 
-def _lines(stream: IO[str], count: int, timeout: int = 30) -> list[str]:
-    def expire(signum: int, frame: object) -> None:
-        raise TimeoutError(f"fewer than {count} lines in {timeout} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(timeout)
-    try:
+def _lines(stream: IO[str], count: int) -> list[str]:
+    with _deadline(30, f"{count} lines"):
         return [stream.readline() for _ in range(count)]
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture

@@ -7,8 +7,9 @@ events() merges the two families' event groups into one stream.
 
 from __future__ import annotations
 
-import select
+import queue
 import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -86,7 +87,9 @@ def event_line(event: dict[str, Any]) -> str:
 
 
 def events(families: list[str] | None = None) -> Iterator[dict[str, Any]]:
-    """Events of the given families (default both; a missing one is skipped)."""
+    """Events of the given families (default both; a missing one is skipped),
+    merged as they come: one reader thread per family's socket."""
+    merged: queue.Queue[dict[str, Any]] = queue.Queue()
     sockets = []
     for family in families or ["mdma", "allocator"]:
         try:
@@ -97,13 +100,12 @@ def events(families: list[str] | None = None) -> Iterator[dict[str, Any]]:
         sockets.append(sock)
     names = ", ".join(sock.family for sock in sockets) or "nothing (no module loaded)"
     print(f"listening to {names}", file=sys.stderr, flush=True)
-    try:
-        while sockets:
-            ready, _, _ = select.select(sockets, [], [])
-            for sock in ready:
-                for msg in sock.get():
-                    if msg["cmd"] == netlink.uapi_cmd("EVENT"):
-                        yield {"family": sock.family, **netlink.decode(msg)}
-    finally:
-        for sock in sockets:
-            sock.close()
+    for sock in sockets:
+        threading.Thread(target=_pump, args=(sock, merged), daemon=True).start()
+    while sockets:
+        yield merged.get()
+
+
+def _pump(sock: netlink.MasterDmaSocket, merged: queue.Queue[dict[str, Any]]) -> None:
+    for event in sock.events():
+        merged.put(event)

@@ -100,6 +100,9 @@ def events(families: list[str] | None = None) -> Iterator[dict[str, Any]]:
         sockets.append(sock)
     names = ", ".join(sock.family for sock in sockets) or "nothing (no module loaded)"
     print(f"listening to {names}", file=sys.stderr, flush=True)
+    if len(sockets) == 1:  # no merging needed: read in this thread
+        yield from sockets[0].events()
+        return
     for sock in sockets:
         threading.Thread(target=_pump, args=(sock, merged), daemon=True).start()
     while sockets:

@@ -88,27 +88,35 @@ def event_line(event: dict[str, Any]) -> str:
 
 def events(families: list[str] | None = None) -> Iterator[dict[str, Any]]:
     """Events of the given families (default both; a missing one is skipped),
-    merged as they come: one reader thread per family's socket."""
-    merged: queue.Queue[dict[str, Any]] = queue.Queue()
-    sockets = []
-    for family in families or ["mdma", "allocator"]:
-        try:
-            sock = netlink.MasterDmaSocket(family)
-        except netlink.FamilyMissing:
-            continue
-        sock.subscribe()
-        sockets.append(sock)
-    names = ", ".join(sock.family for sock in sockets) or "nothing (no module loaded)"
+    merged as they come.  pyroute2's sockets run an event loop of their own, so
+    each is opened, and read, by one thread."""
+    merged: queue.Queue[dict[str, Any] | str | None] = queue.Queue()
+    wanted = families or ["mdma", "allocator"]
+    for family in wanted:
+        threading.Thread(target=_pump, args=(family, merged), daemon=True).start()
+    listening = []
+    for _ in wanted:
+        answer = merged.get()
+        if isinstance(answer, str):
+            listening.append(answer)
+    names = ", ".join(listening) or "nothing (no module loaded)"
     print(f"listening to {names}", file=sys.stderr, flush=True)
-    if len(sockets) == 1:  # no merging needed: read in this thread
-        yield from sockets[0].events()
+    while listening:
+        event = merged.get()
+        if isinstance(event, dict):
+            yield event
+
+
+def _pump(family: str, merged: queue.Queue[dict[str, Any] | str | None]) -> None:
+    """Open and subscribe (put the family's name, or None if it is missing), then
+    put every event."""
+    try:
+        sock = netlink.MasterDmaSocket(family)
+    except netlink.FamilyMissing:
+        merged.put(None)
         return
-    for sock in sockets:
-        threading.Thread(target=_pump, args=(sock, merged), daemon=True).start()
-    while sockets:
-        yield merged.get()
-
-
-def _pump(sock: netlink.MasterDmaSocket, merged: queue.Queue[dict[str, Any]]) -> None:
-    for event in sock.events():
-        merged.put(event)
+    with sock:
+        sock.subscribe()
+        merged.put(family)
+        for event in sock.events():
+            merged.put(event)

@@ -227,6 +227,17 @@ def test_region_dump_agrees_with_debugfs(door: himem.Door, module_paths: dict[st
 
 
 @needs_himem
+def test_events_command_merges_both_families(door: himem.Door) -> None:
+    with _events_command() as proc:
+        with md.opened("asitx0"):
+            region = door.alloc(himem.PAGE)
+        assert proc.stdout is not None
+        lines = _lines(proc.stdout, 3)
+    assert sum(line.startswith("mdma: ring_") and "asitx0" in line for line in lines) == 2
+    assert f"allocator: region_allocated {region.start:#x} 4096 bytes, owner himemtest\n" in lines
+
+
+@needs_himem
 def test_region_events_in_order(door: himem.Door, module_paths: dict[str, Path]) -> None:
     with netlink.MasterDmaSocket("allocator") as sock:
         sock.subscribe()

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import guestkit, uapi
+from .mapcheck import parse_summary
 from .masterdev import ioctl
 
 PAGE = 4096
@@ -72,18 +73,6 @@ def parse_iomem(text: str) -> list[IomemEntry]:
             indent, start, end, name = m.groups()
             entries.append(IomemEntry(int(start, 16), int(end, 16), name, len(indent) // 2))
     return entries
-
-
-def parse_summary(text: str) -> dict[str, int | str]:
-    """`key: value` lines; numbers in decimal or 0x hex become ints."""
-    summary: dict[str, int | str] = {}
-    for line in text.splitlines():
-        key, _, value = line.partition(": ")
-        try:
-            summary[key] = int(value, 0)
-        except ValueError:
-            summary[key] = value
-    return summary
 
 
 def parse_regions(text: str) -> list[Region]:

@@ -55,10 +55,14 @@ def parse_map(text: str) -> list[Fragment]:
 
 
 def parse_summary(text: str) -> dict[str, int | str]:
+    """`key: value` lines of a debugfs file; decimal and 0x hex numbers become ints."""
     summary: dict[str, int | str] = {}
     for line in text.splitlines():
         key, _, value = line.partition(": ")
-        summary[key] = int(value) if value.isdigit() else value
+        try:
+            summary[key] = int(value, 0)
+        except ValueError:
+            summary[key] = value
     return summary
 
 

@@ -4,8 +4,9 @@ Nothing is retyped from the kernel: the family, group and attribute names and
 the command, attribute and event numbers come from
 kmod/include/uapi/master_dma.h (its enums through cffi, its string macros
 from its text), and MASTER_DMA_A_SUMMARY is that header's struct, decoded
-by cffi.  Only each attribute's wire type is said here (ATTR_TYPES), and a
-guest test holds it against the kernel's own policy dump.
+by cffi.  Only each attribute's wire type is said here (ATTR_TYPES): a host
+test checks it names exactly the header's attributes, and a guest test checks
+the kernel's policy dump registers exactly the header's commands.
 """
 
 from __future__ import annotations

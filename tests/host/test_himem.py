@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pyharness import himem, profiles
+from pyharness import himem, mapcheck, profiles
 from pyharness.guest import ModuleSpec, Plan
 from pyharness.himem import PAGE, FirstFit, IomemEntry
 
@@ -42,7 +42,7 @@ def test_expected_claim_stops_at_the_first_registered_range() -> None:
 
 def test_summary_numbers_may_be_hex() -> None:
     text = "state: enabled\nbase: 0x1c000000\nsize: 66977792\n"
-    assert himem.parse_summary(text) == {"state": "enabled", "base": BASE, "size": 66977792}
+    assert mapcheck.parse_summary(text) == {"state": "enabled", "base": BASE, "size": 66977792}
 
 
 def test_parse_regions() -> None:

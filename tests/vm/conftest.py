@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pyharness import figures, guestkit, kjudge
+from pyharness import figures, guestkit, himem, kjudge
 from pyharness import masterdev as md
 from pyharness.guest import Plan
 
@@ -56,6 +56,17 @@ def masterdev_state() -> Iterator[None]:
     """Tests that change geometry or limits leave them as they found them."""
     with md.preserved():
         yield
+
+
+@pytest.fixture
+def door(module_paths: dict[str, Path]) -> Iterator[himem.Door]:
+    """allocator.ko and /dev/himem (himemtest.ko) for one test, unloaded after."""
+    with (
+        himem.loaded(module_paths["allocator"]),
+        himem.loaded(module_paths["himemtest"]),
+        himem.Door() as opened,
+    ):
+        yield opened
 
 
 @pytest.fixture(autouse=True)

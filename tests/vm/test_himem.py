@@ -13,7 +13,6 @@ import os
 import random
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,17 +23,6 @@ from pyharness.himem import PAGE, Region
 
 HIMEM = himem.mem_limit() is not None
 needs_himem = pytest.mark.skipif(not HIMEM, reason="needs mem= below the RAM (himem profile)")
-
-
-@pytest.fixture
-def door(module_paths: dict[str, Path]) -> Iterator[himem.Door]:
-    """allocator.ko and /dev/himem for one test."""
-    with (
-        himem.loaded(module_paths["allocator"]),
-        himem.loaded(module_paths["himemtest"]),
-        himem.Door() as opened,
-    ):
-        yield opened
 
 
 def _texts(kmsg: guestkit.Kmsg) -> list[str]:

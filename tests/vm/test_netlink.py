@@ -197,16 +197,6 @@ def _lines(stream: IO[str], count: int) -> list[str]:
         return [stream.readline() for _ in range(count)]
 
 
-@pytest.fixture
-def door(module_paths: dict[str, Path]) -> Iterator[himem.Door]:
-    with (
-        himem.loaded(module_paths["allocator"]),
-        himem.loaded(module_paths["himemtest"]),
-        himem.Door() as opened,
-    ):
-        yield opened
-
-
 @needs_himem
 def test_region_dump_agrees_with_debugfs(door: himem.Door, module_paths: dict[str, Path]) -> None:
     door.alloc(3 * himem.PAGE)

@@ -31,6 +31,7 @@ IOMEM = Path("/proc/iomem")
 MEMMAP = Path("/sys/firmware/memmap")
 ACPI_TABLES = Path("/sys/firmware/acpi/tables")
 CLAIM_NAME = "allocator"
+SNAPSHOT = "himem"  # under the run directory: summary and regions, for the report's map
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,15 @@ def regions(module: str = "allocator") -> list[Region]:
     return parse_regions((DEBUGFS / module / "regions").read_text())
 
 
+def save_snapshot(run_dir: Path, module: str = "allocator") -> Path:
+    """Copy the allocator's summary and regions files to run_dir/SNAPSHOT."""
+    saved = run_dir / SNAPSHOT
+    saved.mkdir(exist_ok=True)
+    for name in ("summary", "regions"):
+        (saved / name).write_text((DEBUGFS / module / name).read_text())
+    return saved
+
+
 def iomem() -> list[IomemEntry]:
     return parse_iomem(IOMEM.read_text())
 
@@ -227,16 +237,17 @@ class Door:
         req = ffi.new("struct master_dma_himem_region *", {"start": start})
         ioctl(self.fd, lib.MASTER_DMA_IOC_HIMEM_FREE, req)
 
-    def list(self, room: int = 4096) -> list[Region]:
+    def list(self, room: int = 4096, pad: int = 0) -> tuple[list[Region], int]:
+        """The door's regions in address order, at most room of them, and how
+        many it holds in all."""
         ffi, lib = uapi.ffi(), uapi.lib()
-        out = ffi.new("struct master_dma_himem_region[]", room)
-        req = ffi.new(
-            "struct master_dma_himem_list *",
-            {"regions": int(ffi.cast("uintptr_t", out)), "count": room},
-        )
+        out = ffi.new("struct master_dma_himem_region[]", max(room, 1))
+        fields = {"regions": int(ffi.cast("uintptr_t", out)), "count": room, "pad": pad}
+        req = ffi.new("struct master_dma_himem_list *", fields)
         ioctl(self.fd, lib.MASTER_DMA_IOC_HIMEM_LIST, req)
-        count = int(req.count)
-        return [Region(int(r.start), int(r.size), "himemtest") for r in out[0 : min(count, room)]]
+        total = int(req.count)
+        listed = [Region(int(r.start), int(r.size), "himemtest") for r in out[0 : min(total, room)]]
+        return listed, total
 
     def edu(self, region: Region, offset: int, length: int, edu_offset: int, to_ram: bool) -> None:
         """One edu transfer between the region and the device's buffer."""

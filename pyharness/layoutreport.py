@@ -1,9 +1,10 @@
 """The layout report: rings measured in the kernel beside the model's figures.
 
 measure() runs in the guest with the modules loaded and saves each ring's
-debugfs summary; render() runs on the host and puts, for each figure, the
-kernel's value, the model's prediction (8-byte pointers, SLUB) and the seed's
-own arithmetic (4-byte pointers, powers of two) side by side.
+debugfs summary and map; render() runs on the host and puts, for each figure,
+the kernel's value, the model's prediction (8-byte pointers, SLUB) and the
+seed's own arithmetic (4-byte pointers, powers of two) side by side.  The
+saved maps are drawn by pagemap.py.
 """
 
 from __future__ import annotations
@@ -16,7 +17,16 @@ from . import layout
 from . import masterdev as md
 
 LAYOUTS = "layouts.json"
+MAPS = "maps"  # under the run directory: each ring's saved map, and the pictures
 SEED_RINGS = (("asitx0", 1000, 9588), ("asitx0", 10000, 1316))
+# Measured and drawn beside the seed's: the same size with a page per tail,
+# and two rings small enough to read buffer by buffer, packed and own-page.
+REPORT_RINGS = (
+    *SEED_RINGS,
+    ("sditx0", 1000, 9588),
+    ("asirx0", 12, 5000),
+    ("sdirx0", 12, 5000),
+)
 FIGURES = (
     "tails_per_page",
     "total_pages",
@@ -29,20 +39,27 @@ FIGURES = (
 
 
 def measure(rings: list[tuple[str, int, int]], run_dir: Path) -> None:
-    """In the guest: open each ring, save its summary, restore the geometry."""
+    """In the guest: open each ring, save its summary and map, restore the geometry."""
     results: list[dict[str, Any]] = []
+    (run_dir / MAPS).mkdir(exist_ok=True)
     with md.preserved():
         for iface, buffers, bufsize in rings:
             try:
                 md.set_geometry(iface, buffers, bufsize)
                 with md.opened(iface):
                     summary: dict[str, Any] = md.summary(iface)
+                    ring_map = (md.DEBUGFS / iface / "map").read_text()
+                (run_dir / MAPS / f"{map_name(iface, buffers, bufsize)}.map").write_text(ring_map)
                 results.append({"iface": iface, "summary": summary})
             except OSError as err:
                 results.append(
                     {"iface": iface, "buffers": buffers, "bufsize": bufsize, "error": str(err)}
                 )
     (run_dir / LAYOUTS).write_text(json.dumps(results, indent=2) + "\n")
+
+
+def map_name(iface: str, buffers: int, bufsize: int) -> str:
+    return f"{iface}-{buffers}x{bufsize}"
 
 
 def render(run_dir: Path) -> str:

@@ -35,7 +35,7 @@ class Profile:
     module_params: tuple[tuple[str, str], ...] = ()
     # What the guest runs; the himem lane runs only the allocator's tests.
     tests: tuple[str, ...] = ("tests/vm",)
-    layout_report: bool = True  # measure the seed's rings for the report
+    layout_report: bool = True  # measure and draw the report's rings
 
     def params_for(self, module: str) -> tuple[str, ...]:
         return tuple(param for name, param in self.module_params if name == module)

@@ -58,6 +58,7 @@ class Report:
     run_dir: str = ""
     layouts: str = ""  # the layout report, when rings were measured
     figures: str = ""  # figures to watch, measured by the tests
+    maps: list[str] = field(default_factory=list)  # PNG page maps, relative to run_dir
 
     @property
     def ok(self) -> bool:
@@ -87,19 +88,26 @@ class Report:
         lines = ["", "masterdma vm-test report", "=" * 24]
         lines += [f"{k:<{width}}  {v}" for k, v in self.rows()]
         if self.layouts:
-            lines += ["", "Seed rings: measured in the kernel, the model, the seed's arithmetic"]
+            lines += ["", "Rings: measured in the kernel, the model, the seed's arithmetic"]
             lines += [self.layouts]
         if self.figures:
             lines += ["", "Figures to watch (measured, not judged)", self.figures]
+        if self.maps:
+            lines += ["", "Page maps (PNG)"]
+            lines += [f"  {Path(self.run_dir) / name}" for name in self.maps]
         return "\n".join(lines) + "\n"
 
     def markdown(self) -> str:
         lines = ["# masterdma vm-test report", "", "| | |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in self.rows()]
         if self.layouts:
-            lines += ["", "## Seed rings", "", "```", self.layouts, "```"]
+            lines += ["", "## Rings", "", "```", self.layouts, "```"]
         if self.figures:
             lines += ["", "## Figures to watch", "", "```", self.figures, "```"]
+        if self.maps:
+            lines += ["", "## Page maps"]
+            for name in self.maps:
+                lines += ["", f"![{Path(name).stem}]({name})"]
         return "\n".join(lines) + "\n"
 
     def save(self, run_dir: Path) -> None:

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import accel, figures, kbuild, kernels, kjudge, layoutreport, profiles, uapi, vm
+from . import accel, figures, kbuild, kernels, kjudge, layoutreport, pagemap, profiles, uapi, vm
 from .config import Paths
 from .guest import RESULT, ModuleSpec, Plan
 from .report import Report, describe_taint, read_junit
@@ -49,7 +49,7 @@ def run(request: VmTestRequest, paths: Paths) -> Report:
         modules,
         request.tests or profile.tests,
         request.pytest_args,
-        layoutreport.SEED_RINGS if profile.layout_report else (),
+        layoutreport.REPORT_RINGS if profile.layout_report else (),
         on_demand,
     )
     plan.dump(run_dir)
@@ -68,6 +68,10 @@ def run(request: VmTestRequest, paths: Paths) -> Report:
     _collect(report, booted, run_dir)
     report.layouts = layoutreport.render(run_dir)
     report.figures = figures.render(run_dir)
+    try:
+        report.maps = [str(png.relative_to(run_dir)) for png in pagemap.render(run_dir)]
+    except (OSError, ValueError, KeyError) as err:
+        report.problems.append(f"page maps: the guest's saved maps do not draw: {err!r}")
     report.wall_seconds = time.monotonic() - start
     report.save(run_dir)
     _link_latest(paths, run_dir)

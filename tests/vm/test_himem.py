@@ -241,6 +241,31 @@ def test_client_that_frees_leaves_no_warning(
 
 
 @needs_himem
+def test_door_lists_only_its_own_regions(door: himem.Door, module_paths: dict[str, Path]) -> None:
+    """LIST gives the door's regions in address order, however many the room,
+    and nobody else's.  The state, two owners with holes between them, is
+    saved for the report's high-memory map."""
+    mine = [door.alloc(n) for n in (64 << 10, 1 << 20, 5000, 4 << 20, 3 * PAGE, 8 << 20)]
+    for gone in (mine[1], mine[4]):
+        door.free(gone.start)
+    kept = sorted((r for r in mine if r not in (mine[1], mine[4])), key=lambda r: r.start)
+    with himem.loaded(module_paths["himemclient"], "regions=5", "size_kb=512", "free_at_exit=1"):
+        everything = himem.regions()
+        assert door.list() == (kept, 4)
+        assert door.list(room=2) == (kept[:2], 4)
+        assert door.list(room=0) == ([], 4)
+        assert [r for r in everything if r.owner == "himemtest"] == kept
+        assert sum(r.owner == "himemclient" for r in everything) == 5
+        with pytest.raises(OSError) as err:
+            door.list(pad=1)
+        assert err.value.errno == errno.EINVAL
+        himem.save_snapshot(Path(os.environ["MASTERDMA_RUN_DIR"]))
+    for region in kept:
+        door.free(region.start)
+    assert door.list() == ([], 0)
+
+
+@needs_himem
 def test_linked_build_alone(module_paths: dict[str, Path], kernel_log_judge: guestkit.Kmsg) -> None:
     """himemlink claims the same RAM, passes its self-test at load, and its
     cleanup frees the region the self-test left, without a warning."""

@@ -93,17 +93,26 @@ class PageMap:
     spans: list[Span]
     caption: str
     first_address: int | None = None  # rows are labelled by address, else by unit
+    fixed_kinds: tuple[str, ...] = ()  # kinds whose colours do not depend on the others
+
+    def _slots(self) -> list[str]:
+        return list(dict.fromkeys([*self.fixed_kinds, *(span.kind for span in self.spans)]))
 
     def kinds(self) -> list[str]:
-        return list(dict.fromkeys(span.kind for span in self.spans))
+        """The legend's kinds: those present, in colour order."""
+        present = {span.kind for span in self.spans}
+        return [kind for kind in self._slots() if kind in present]
+
+    def shades(self, kind: str) -> tuple[str, str]:
+        return SHADES[self._slots().index(kind) % len(SHADES)]
 
     def pixels(self) -> np.ndarray:
         """The image, rows x columns x RGB in [0, 1]."""
         g = self.grid
-        kinds = self.kinds()
+        kinds = self._slots()
         palette = [BACKGROUND, UNUSED]
-        for i in range(len(kinds)):
-            palette += [to_rgb(shade) for shade in SHADES[i % len(SHADES)]]
+        for kind in kinds:
+            palette += [to_rgb(shade) for shade in self.shades(kind)]
         line = np.full(g.rows * g.per_row * g.width, 0, dtype=np.uint8)
         line[: g.units * g.width] = 1
         limit = g.units * g.unit_bytes
@@ -133,10 +142,7 @@ class PageMap:
         ax.imshow(image, interpolation="nearest", aspect="equal")
         self._decorate(ax)
         fig.suptitle(self.title, fontsize=11, y=1 - 0.15 / fig_h, va="top")
-        handles = [
-            Patch(facecolor=SHADES[i % len(SHADES)][0], label=kind)
-            for i, kind in enumerate(self.kinds())
-        ]
+        handles = [Patch(facecolor=self.shades(kind)[0], label=kind) for kind in self.kinds()]
         handles.append(Patch(facecolor=UNUSED, edgecolor="0.6", label="unused"))
         fig.legend(
             handles=handles,
@@ -207,7 +213,7 @@ def ring_map(frags: list[Fragment], title: str, page_size: int = PAGE_SIZE) -> P
         f"{pages} pages of {page_size} bytes{shown}, page-array order, left to right; "
         f"{used} bytes used, {pages * page_size - used} unused"
     )
-    return PageMap(title, grid, spans, caption)
+    return PageMap(title, grid, spans, caption, fixed_kinds=(WHOLE_PAGE, TAIL))
 
 
 def region_map(summary: dict[str, int | str], regions: list[Region]) -> PageMap:

@@ -68,14 +68,19 @@ def run(request: VmTestRequest, paths: Paths) -> Report:
     _collect(report, booted, run_dir)
     report.layouts = layoutreport.render(run_dir)
     report.figures = figures.render(run_dir)
-    try:
-        report.maps = [str(png.relative_to(run_dir)) for png in pagemap.render(run_dir)]
-    except (OSError, ValueError, KeyError) as err:
-        report.problems.append(f"page maps: the guest's saved maps do not draw: {err!r}")
+    _draw_maps(report, run_dir)
     report.wall_seconds = time.monotonic() - start
     report.save(run_dir)
     _link_latest(paths, run_dir)
     return report
+
+
+def _draw_maps(report: Report, run_dir: Path) -> None:
+    """The PNG page maps of what the guest saved, named in the report."""
+    try:
+        report.maps = [str(png.relative_to(run_dir)) for png in pagemap.render(run_dir)]
+    except (OSError, ValueError, KeyError) as err:
+        report.problems.append(f"page maps: the guest's saved maps do not draw: {err!r}")
 
 
 def _modules(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,23 @@ def test_kvm_requested_but_not_running(tmp_path: Path) -> None:
     rep = report.Report("6.1.0-56-amd64", "plain", "kvm", "probed")
     vmtest._collect(rep, booted(tmp_path, ""), tmp_path)
     assert any("clocksource is hpet" in p for p in rep.problems)
+
+
+def test_page_maps_are_named_in_the_report(tmp_path: Path) -> None:
+    data = Path(__file__).parent / "data"
+    shutil.copytree(data / "himem", tmp_path / "himem")
+    rep = report.Report("6.1.0-56-amd64", "himem", "tcg", "TCG requested", run_dir=str(tmp_path))
+    vmtest._draw_maps(rep, tmp_path)
+    assert rep.ok, rep.problems
+    assert rep.maps == ["maps/himem.png"]
+    assert f"  {tmp_path / 'maps/himem.png'}" in rep.text().splitlines()
+    assert "![himem](maps/himem.png)" in rep.markdown()
+
+
+def test_a_map_that_does_not_parse_fails_the_run(tmp_path: Path) -> None:
+    (tmp_path / "himem").mkdir()
+    (tmp_path / "himem" / "summary").write_text("base: 0x1000\nsize: 8192\n")
+    (tmp_path / "himem" / "regions").write_text("0x1000 4096\n")  # no owner
+    rep = report.Report("6.1.0-56-amd64", "himem", "tcg", "TCG requested", run_dir=str(tmp_path))
+    vmtest._draw_maps(rep, tmp_path)
+    assert rep.problems and "page maps" in rep.problems[0]

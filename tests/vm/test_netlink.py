@@ -225,6 +225,7 @@ def test_events_command_merges_both_families(door: himem.Door) -> None:
         lines = _lines(proc.stdout, 3)
     assert sum(line.startswith("mdma: ring_") and "asitx0" in line for line in lines) == 2
     assert f"allocator: region_allocated {region.start:#x} 4096 bytes, owner himemtest\n" in lines
+    (Path(os.environ["MASTERDMA_RUN_DIR"]) / "events.txt").write_text("".join(lines))
 
 
 @needs_himem

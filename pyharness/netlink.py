@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from functools import cache
 from typing import Any
 
-from pyroute2.netlink import NLM_F_DUMP, NLM_F_REQUEST, genlmsg
+from pyroute2.netlink import NETLINK_ADD_MEMBERSHIP, NLM_F_DUMP, NLM_F_REQUEST, SOL_NETLINK, genlmsg
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.generic import GenericNetlinkSocket
 
@@ -100,6 +100,7 @@ class MasterDmaSocket(GenericNetlinkSocket):  # type: ignore[misc]
     def __init__(self, family: str) -> None:
         super().__init__()
         self.family = family
+        self.listening: dict[int, str] = {}  # family id -> name, for events()
         try:
             self.bind(uapi.strings()[f"MASTER_DMA_GENL_{family.upper()}"], message_class())
         except NetlinkError as err:
@@ -130,13 +131,25 @@ class MasterDmaSocket(GenericNetlinkSocket):  # type: ignore[misc]
 
     def subscribe(self) -> None:
         self.add_membership(uapi.strings()["MASTER_DMA_GENL_EVENTS"])
+        self.listening[self.prid] = self.family
+
+    def join(self, family: str) -> None:
+        """Also receive the events of another family on this socket: one queue
+        keeps the order in which the kernel sent them.  FamilyMissing if absent."""
+        with MasterDmaSocket(family) as other:
+            prid = other.prid
+            group = other.mcast_groups[uapi.strings()["MASTER_DMA_GENL_EVENTS"]]
+        self.asyncore.marshal.msg_map[prid] = message_class()
+        self.asyncore.socket.setsockopt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, group)
+        self.listening[prid] = family
 
     def events(self) -> Iterator[dict[str, Any]]:
-        """Events as they come (after subscribe()), forever."""
+        """Events as they come (after subscribe() and any join()), forever."""
         while True:
             for msg in self.get():
-                if msg["cmd"] == uapi_cmd("EVENT"):
-                    yield {"family": self.family, **decode(msg)}
+                family = self.listening.get(msg["header"]["type"])
+                if family and msg["cmd"] == uapi_cmd("EVENT"):
+                    yield {"family": family, **decode(msg)}
 
 
 def uapi_cmd(name: str) -> int:

@@ -7,9 +7,7 @@ events() merges the two families' event groups into one stream.
 
 from __future__ import annotations
 
-import queue
 import sys
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -87,36 +85,23 @@ def event_line(event: dict[str, Any]) -> str:
 
 
 def events(families: list[str] | None = None) -> Iterator[dict[str, Any]]:
-    """Events of the given families (default both; a missing one is skipped),
-    merged as they come.  pyroute2's sockets run an event loop of their own, so
-    each is opened, and read, by one thread."""
-    merged: queue.Queue[dict[str, Any] | str | None] = queue.Queue()
-    wanted = families or ["mdma", "allocator"]
-    for family in wanted:
-        threading.Thread(target=_pump, args=(family, merged), daemon=True).start()
+    """Events of the given families (default both; a missing one is skipped) in
+    the order the kernel sent them: one socket joins every family's group."""
+    sock: netlink.MasterDmaSocket | None = None
     listening = []
-    for _ in wanted:
-        answer = merged.get()
-        if isinstance(answer, str):
-            listening.append(answer)
+    for family in families or ["mdma", "allocator"]:
+        try:
+            if sock is None:
+                sock = netlink.MasterDmaSocket(family)
+                sock.subscribe()
+            else:
+                sock.join(family)
+        except netlink.FamilyMissing:
+            continue
+        listening.append(family)
     names = ", ".join(listening) or "nothing (no module loaded)"
     print(f"listening to {names}", file=sys.stderr, flush=True)
-    while listening:
-        event = merged.get()
-        if isinstance(event, dict):
-            yield event
-
-
-def _pump(family: str, merged: queue.Queue[dict[str, Any] | str | None]) -> None:
-    """Open and subscribe (put the family's name, or None if it is missing), then
-    put every event."""
-    try:
-        sock = netlink.MasterDmaSocket(family)
-    except netlink.FamilyMissing:
-        merged.put(None)
+    if sock is None:
         return
     with sock:
-        sock.subscribe()
-        merged.put(family)
-        for event in sock.events():
-            merged.put(event)
+        yield from sock.events()

@@ -190,9 +190,12 @@ class PageMap:
         return path
 
 
-def ring_map(frags: list[Fragment], title: str, page_size: int = PAGE_SIZE) -> PageMap:
-    """A ring's pages in page-array order; each buffer's whole pages and tail."""
-    pages = 1 + max((f.page for f in frags), default=-1)
+def ring_map(
+    frags: list[Fragment], title: str, total_pages: int | None = None, page_size: int = PAGE_SIZE
+) -> PageMap:
+    """A ring's pages in page-array order; each buffer's whole pages and tail.
+    total_pages, the pages the kernel says it holds, shows any it holds unused."""
+    pages = max(total_pages or 0, 1 + max((f.page for f in frags), default=-1))
     if pages <= 64:
         grid = Grid(pages, page_size, per_row=4, width=256, height=22, gap_x=6, gap_y=4)
     else:
@@ -223,6 +226,7 @@ def region_map(summary: dict[str, int | str], regions: list[Region]) -> PageMap:
     grid = Grid(
         min(pages, MAX_UNITS * 4), PAGE_SIZE, per_row=256, width=4, height=8, gap_x=0, gap_y=2
     )
+    shown = "" if grid.units == pages else f" (the first {grid.units} shown)"
     owners: dict[str, list[Region]] = {}
     for region in sorted(regions, key=lambda r: r.start):
         owners.setdefault(region.owner, []).append(region)
@@ -237,7 +241,7 @@ def region_map(summary: dict[str, int | str], regions: list[Region]) -> PageMap:
         for i, r in enumerate(rs)
     ]
     caption = (
-        f"{base:#x}-{base + size - 1:#x}: {pages} pages, 1 MiB a row; "
+        f"{base:#x}-{base + size - 1:#x}: {pages} pages{shown}, 1 MiB a row; "
         f"{_kib(int(summary['free']))} free, "
         f"largest free extent {_kib(int(summary['largest_free']))}"
     )
@@ -273,7 +277,7 @@ def render(run_dir: Path) -> list[Path]:
         title = (
             f"{ring['iface']}: {s['buffers']} buffers of {s['bufsize']} bytes, {s['tails']} tails"
         )
-        page_map = ring_map(parse_map(saved.read_text()), title)
+        page_map = ring_map(parse_map(saved.read_text()), title, s["total_pages"])
         written.append(page_map.save(saved.with_suffix(".png")))
     himem = run_dir / SNAPSHOT
     if (himem / "summary").exists():

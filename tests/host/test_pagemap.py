@@ -94,6 +94,18 @@ def test_each_colour_covers_its_share_of_bytes(tails: layout.Tails) -> None:
     assert _share(page_map, (pagemap.UNUSED,)) == pytest.approx(1 - whole - tail, abs=0.01)
 
 
+def test_pages_held_but_unused_show_grey() -> None:
+    """A ring that holds a page no fragment is on (a leak) shows it whole in grey."""
+    frags = mapcheck.parse_map((DATA / f"{RINGS['packed']}.map").read_text())
+    model = layout.layout(12, 5000, "packed")
+    page_map = pagemap.ring_map(frags, "", total_pages=model.total_pages + 1)
+    g = page_map.grid
+    x, y = g.origin(model.total_pages)
+    cell = page_map.pixels()[y : y + g.height, x : x + g.width]
+    assert _colour_mask(cell, pagemap.UNUSED).all()
+    assert "16 pages" in page_map.caption
+
+
 def test_region_map_from_a_saved_snapshot(tmp_path: Path) -> None:
     summary = parse_summary((DATA / SNAPSHOT / "summary").read_text())
     regions = parse_regions((DATA / SNAPSHOT / "regions").read_text())

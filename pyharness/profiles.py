@@ -35,7 +35,6 @@ class Profile:
     module_params: tuple[tuple[str, str], ...] = ()
     # What the guest runs; the himem lane runs only the allocator's tests.
     tests: tuple[str, ...] = ("tests/vm",)
-    layout_report: bool = True  # measure and draw the report's rings
 
     def params_for(self, module: str) -> tuple[str, ...]:
         return tuple(param for name, param in self.module_params if name == module)
@@ -67,7 +66,6 @@ PROFILES: dict[str, Profile] = {
             "a 32-bit edu reaching it",
             module_params=(("masterdev", "edu_dma_bits=32"),),
             tests=("tests/vm/test_himem.py", "tests/vm/test_netlink.py"),
-            layout_report=False,
         ),
     )
 }

@@ -49,7 +49,7 @@ def run(request: VmTestRequest, paths: Paths) -> Report:
         modules,
         request.tests or profile.tests,
         request.pytest_args,
-        layoutreport.REPORT_RINGS if profile.layout_report else (),
+        layoutreport.REPORT_RINGS,
         on_demand,
     )
     plan.dump(run_dir)

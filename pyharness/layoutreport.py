@@ -49,7 +49,7 @@ def measure(rings: list[tuple[str, int, int]], run_dir: Path) -> None:
                 with md.opened(iface):
                     summary: dict[str, Any] = md.summary(iface)
                     ring_map = (md.DEBUGFS / iface / "map").read_text()
-                (run_dir / MAPS / f"{map_name(iface, buffers, bufsize)}.map").write_text(ring_map)
+                map_path(run_dir, iface, buffers, bufsize).write_text(ring_map)
                 results.append({"iface": iface, "summary": summary})
             except OSError as err:
                 results.append(
@@ -58,17 +58,21 @@ def measure(rings: list[tuple[str, int, int]], run_dir: Path) -> None:
     (run_dir / LAYOUTS).write_text(json.dumps(results, indent=2) + "\n")
 
 
-def map_name(iface: str, buffers: int, bufsize: int) -> str:
-    return f"{iface}-{buffers}x{bufsize}"
+def map_path(run_dir: Path, iface: str, buffers: int, bufsize: int) -> Path:
+    """Where measure() saves a ring's map."""
+    return run_dir / MAPS / f"{iface}-{buffers}x{bufsize}.map"
+
+
+def measured(run_dir: Path) -> list[dict[str, Any]]:
+    """What measure() saved: per ring its iface and summary, or the error."""
+    path = run_dir / LAYOUTS
+    return json.loads(path.read_text()) if path.exists() else []
 
 
 def render(run_dir: Path) -> str:
     """The comparison table, or "" when nothing was measured."""
-    path = run_dir / LAYOUTS
-    if not path.exists():
-        return ""
     out = []
-    for ring in json.loads(path.read_text()):
+    for ring in measured(run_dir):
         if "error" in ring:
             out.append(f"{ring['iface']} {ring['buffers']} x {ring['bufsize']}: {ring['error']}")
             continue

@@ -12,7 +12,6 @@ Neighbouring buffers (or regions) alternate between two shades of their kind.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +22,9 @@ from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from . import layoutreport
 from .himem import SNAPSHOT, Region, parse_regions
 from .layout import PAGE_SIZE
-from .layoutreport import MAPS, map_name
+from .layoutreport import MAPS, map_path, measured
 from .mapcheck import Fragment, parse_map, parse_summary
 
 BACKGROUND = (1.0, 1.0, 1.0)
@@ -113,7 +111,7 @@ class PageMap:
         palette = [BACKGROUND, UNUSED]
         for kind in kinds:
             palette += [to_rgb(shade) for shade in self.shades(kind)]
-        line = np.full(g.rows * g.per_row * g.width, 0, dtype=np.uint8)
+        line = np.zeros(g.rows * g.per_row * g.width, dtype=np.uint8)
         line[: g.units * g.width] = 1
         limit = g.units * g.unit_bytes
         for span in self.spans:
@@ -234,7 +232,7 @@ def region_map(summary: dict[str, int | str], regions: list[Region]) -> PageMap:
         Span(
             r.start - base,
             r.size,
-            f"{owner}: {_count(len(rs), 'region')}, {_kib(_bytes(rs))}",
+            f"{owner}: {_count(len(rs), 'region')}, {_kib(sum(x.size for x in rs))}",
             i % 2,
         )
         for owner, rs in owners.items()
@@ -253,10 +251,6 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def _bytes(regions: list[Region]) -> int:
-    return sum(r.size for r in regions)
-
-
 def _kib(nbytes: int) -> str:
     return f"{nbytes >> 10} KiB" if nbytes < 4 << 20 else f"{nbytes / (1 << 20):.1f} MiB"
 
@@ -264,14 +258,11 @@ def _kib(nbytes: int) -> str:
 def render(run_dir: Path) -> list[Path]:
     """Draw every map the guest saved in run_dir; the PNG files written."""
     written = []
-    layouts = run_dir / layoutreport.LAYOUTS
-    rings = json.loads(layouts.read_text()) if layouts.exists() else []
-    for ring in rings:
+    for ring in measured(run_dir):
         if "error" in ring:
             continue
         s = ring["summary"]
-        name = map_name(ring["iface"], s["buffers"], s["bufsize"])
-        saved = run_dir / MAPS / f"{name}.map"
+        saved = map_path(run_dir, ring["iface"], s["buffers"], s["bufsize"])
         if not saved.exists():
             continue
         title = (

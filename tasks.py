@@ -133,7 +133,7 @@ def lint_(c: Context, kernel: str = kernels.DEFAULT_KERNEL) -> None:
 
 
 MATRIX_KERNELS = "6.1,6.12"
-MATRIX_PROFILES = "plain,iommu,himem"
+MATRIX_PROFILES = "plain,iommu,himem,users,partial"
 
 
 @task(

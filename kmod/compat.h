@@ -8,6 +8,7 @@
 #ifndef MASTERDMA_COMPAT_H
 #define MASTERDMA_COMPAT_H
 
+#include <linux/dma-mapping.h>
 #include <linux/mm.h>
 #include <linux/pci.h>
 #include <linux/version.h>
@@ -43,5 +44,37 @@ static inline bool compat_firmware_ram(u64 start, u64 size)
 	return false;
 }
 #endif
+
+/*
+ * The highest physical address of ZONE_DMA, the zone below ZONE_DMA32 that
+ * GFP_DMA allocates from.  The DMA layer keeps it in zone_dma_bits, which
+ * it does not export; x86 fixes it at MAX_DMA_PFN (16 MiB), elsewhere it is
+ * taken as the 24 bits the DMA layer defaults to.
+ */
+#ifdef CONFIG_X86
+#include <asm/dma.h>
+#define COMPAT_ZONE_DMA_LIMIT	(((u64)MAX_DMA_PFN << PAGE_SHIFT) - 1)
+#else
+#define COMPAT_ZONE_DMA_LIMIT	DMA_BIT_MASK(24)
+#endif
+
+/* Which of ZONE_DMA, ZONE_DMA32 and the rest a page is in, by config. */
+static inline bool compat_page_in_zone_dma(struct page *page)
+{
+#ifdef CONFIG_ZONE_DMA
+	return page_zonenum(page) == ZONE_DMA;
+#else
+	return false;
+#endif
+}
+
+static inline bool compat_page_in_zone_dma32(struct page *page)
+{
+#ifdef CONFIG_ZONE_DMA32
+	return page_zonenum(page) == ZONE_DMA32;
+#else
+	return false;
+#endif
+}
 
 #endif /* MASTERDMA_COMPAT_H */

@@ -95,4 +95,10 @@ def render(run_dir: Path) -> str:
             f"  {'descriptors':<20} {s['descriptors']:>12} x {s['desc_stride']} bytes "
             f"({s['desc_format']}) = {s['desc_bytes']}, kept apart from bytes_allocated"
         )
+        if "zone" in s:
+            out.append(
+                f"  {'pages by zone':<20} dma {s['pages_dma']}, dma32 {s['pages_dma32']}, "
+                f"normal {s['pages_normal']} (limit {s['dma_limit']:#x}"
+                f"{', behind an IOMMU' if s['iommu'] else ''}; {s['bounced_pages']} bounced)"
+            )
     return "\n".join(out)

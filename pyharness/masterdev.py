@@ -105,6 +105,27 @@ def edu_device() -> str | None:
     return bound[0] if bound else None
 
 
+def edu_dma_bits() -> int:
+    """The address bits masterdev was told its edu device has."""
+    return int((PARAMS / "edu_dma_bits").read_text())
+
+
+def behind_iommu() -> bool:
+    """Whether an IOMMU translates the edu device's bus addresses."""
+    edu = edu_device()
+    return edu is not None and Path(f"/sys/bus/pci/devices/{edu}/iommu_group").exists()
+
+
+DESC_ADDR_BITS = {"lsdma": 64, "plx9080": 32}  # what each descriptor format holds
+
+
+def ring_limit(iface: str) -> int:
+    """The highest bus address a ring of iface may use: the edu device's mask
+    (or the platform card's 32 bits) and its descriptor format's width."""
+    bits = edu_dma_bits() if dma_device(iface) == edu_device() else 32
+    return (1 << min(bits, DESC_ADDR_BITS[IFACES[iface].desc_format])) - 1
+
+
 def swiotlb_used() -> int | None:
     """Slots of the swiotlb pool in use now, or None without swiotlb."""
     path = SWIOTLB / "io_tlb_used"

@@ -6,24 +6,16 @@ from dataclasses import dataclass
 
 from .errors import ConfigError
 
-EDU = ("-device", "edu")  # QEMU's educational PCI device, 1234:11e8
-# The same device addressing 32 bits, so that it reaches the RAM above mem=
-# without an IOMMU; masterdev cannot ask the device and is told.
+EDU = ("-device", "edu")  # QEMU's educational PCI device, 1234:11e8: 28 address bits
+# The same device addressing 32 bits, as most PCI cards do; masterdev cannot
+# ask the device and is told (edu_dma_bits=32).
 EDU_32 = ("-device", "edu,dma_mask=0xffffffff")
-# x86 puts swiotlb at the top of the RAM below 4 GiB: with all of 1 GiB low,
-# that is above 256 MiB, out of reach of edu's 28 bits, and a bounce would
-# fail.  With 256 MiB below 4 GiB and the rest above, swiotlb is enabled (RAM
-# above 4 GiB) and lands below 256 MiB, where the 28-bit edu reaches it.
-# QEMU warns that this split is not 1 GiB aligned (slower on the host's
-# huge pages); that is the price of a reachable bounce pool.
+EDU_32_PARAMS = (("masterdev", "edu_dma_bits=32"),)
+# 256 MiB below 4 GiB and the rest above: all of ZONE_DMA32 lies within edu's
+# 28 bits, so mdma's zone choice serves every ring, and ZONE_NORMAL holds
+# pages the device cannot reach, which mdma must never take.  QEMU warns that
+# the split is not 1 GiB aligned (slower on the host's huge pages).
 LOW_RAM_256M = ("-machine", "max-ram-below-4g=256M")
-SWIOTLB_SLABS = 65536  # 2 KiB each: 128 MiB, room for the suite's 80 MB ring
-# With physical KASLR the kernel image may land anywhere in those 256 MiB and
-# leave no 128 MiB hole: the kernel then halves the pool ("bounce buffer size
-# adjusted") and large rings fail with ENOMEM.  A fixed image keeps it whole.
-BOUNCE_POOL = (f"swiotlb={SWIOTLB_SLABS}", "nokaslr")
-
-
 @dataclass(frozen=True)
 class Profile:
     name: str
@@ -47,8 +39,8 @@ PROFILES: dict[str, Profile] = {
             "plain",
             "1G",
             (*LOW_RAM_256M, *EDU),
-            BOUNCE_POOL,
-            "q35, 1 GiB (256 MiB below 4 GiB), edu bouncing through a 128 MiB swiotlb",
+            (),
+            "q35, 1 GiB (256 MiB below 4 GiB, all within edu's 28 bits), no IOMMU",
         ),
         Profile(
             "iommu",
@@ -64,8 +56,26 @@ PROFILES: dict[str, Profile] = {
             ("mem=448M",),
             "q35, 512 MiB with mem=448M: 64 MiB above the kernel for allocator.ko, "
             "a 32-bit edu reaching it",
-            module_params=(("masterdev", "edu_dma_bits=32"),),
+            module_params=EDU_32_PARAMS,
             tests=("tests/vm/test_himem.py", "tests/vm/test_netlink.py"),
+        ),
+        Profile(
+            "users",
+            "5G",
+            EDU_32,
+            (),
+            "q35, 5 GiB (3 GiB above 4 GiB), no IOMMU, a 32-bit edu, the default "
+            "command line: a user's machine, where the kernel has its own bounce pool",
+            module_params=EDU_32_PARAMS,
+        ),
+        Profile(
+            "partial",
+            "1G",
+            EDU,
+            (),
+            "q35, 1 GiB all below 4 GiB, no IOMMU and no bounce pool: edu's 28 bits "
+            "reach a quarter of ZONE_DMA32",
+            tests=("tests/vm/test_reach.py",),
         ),
     )
 }

@@ -21,21 +21,30 @@
 
 #include "masterdev.h"
 
-static_assert(sizeof(struct master_dma_summary) == 160);
+static_assert(sizeof(struct master_dma_summary) == 208);
 static_assert(sizeof(struct master_dma_map_entry) == 64);
 static_assert(sizeof(struct master_dma_buffer) == 16);
 static_assert(sizeof(struct master_dma_edu_check) == 32);
 
-/* Geometry limits: user-reachable, so errors, never warnings. */
-static int masterdev_check(u32 buffers, u32 bufsize)
+/*
+ * Geometry limits: user-reachable, so errors, never warnings.  The ring
+ * bytes limit bounds what the ring would really hold (pages, descriptors
+ * and their arrays), not only buffers * bufsize.
+ */
+static int masterdev_check(const struct masterdev_iface *iface, u32 buffers,
+			   u32 bufsize)
 {
+	struct mdma_ring_params params = {
+		.buffers = buffers, .bufsize = bufsize, .dir = iface->dir,
+		.tails = iface->tails, .ops = iface->ops,
+	};
 	u64 bytes;
 
 	if (buffers < 2 || buffers > READ_ONCE(masterdev_max_buffers))
 		return -EINVAL;
 	if (!bufsize || bufsize > READ_ONCE(masterdev_max_bufsize))
 		return -EINVAL;
-	if (check_mul_overflow((u64)buffers, (u64)bufsize, &bytes) ||
+	if (mdma_ring_footprint(&params, &bytes) ||
 	    bytes > READ_ONCE(masterdev_max_ring_bytes))
 		return -EINVAL;
 	return 0;
@@ -54,11 +63,11 @@ static ssize_t masterdev_store(struct device *dev, const char *buf,
 	if (iface->ring) {
 		ret = -EBUSY;
 	} else if (is_buffers) {
-		ret = masterdev_check(value, iface->bufsize);
+		ret = masterdev_check(iface, value, iface->bufsize);
 		if (!ret)
 			iface->buffers = value;
 	} else {
-		ret = masterdev_check(iface->buffers, value);
+		ret = masterdev_check(iface, iface->buffers, value);
 		if (!ret)
 			iface->bufsize = value;
 	}
@@ -232,10 +241,43 @@ static int masterdev_wait(struct masterdev_iface *iface, struct file *file,
 	return 0;
 }
 
-/* Move up to @count bytes between user space and the buffer at head. */
+/*
+ * Make the buffer at head user space's if it is not yet: a writer takes
+ * back every buffer the device sent, a reader the oldest one it filled.
+ * Waits while there is none; with @ready_only, never waits.
+ */
+static int masterdev_take(struct masterdev_iface *iface, struct file *file,
+			  bool ready_only)
+{
+	int ret;
+
+	if (masterdev_user_owned(iface))
+		return 0;
+	if (ready_only && !iface->done)
+		return -EAGAIN;
+	ret = masterdev_wait(iface, file, false);
+	if (ret)
+		return ret;
+	/* another reader or DQBUF may have taken it while we slept */
+	if (masterdev_user_owned(iface))
+		return 0;
+	if (iface->dir == DMA_TO_DEVICE)
+		iface->done = 0;
+	else
+		iface->done--;
+	return 0;
+}
+
+/*
+ * Move bytes between user space and the buffers at head.  A writer queues
+ * all @count bytes, sleeping while the device owns every buffer; a reader
+ * sleeps only until something is ready and returns what is ready, at most
+ * @count.  A signal ends either with what was moved so far.
+ */
 static ssize_t masterdev_stream(struct masterdev_iface *iface, struct file *file,
 				char __user *data, size_t count)
 {
+	bool reader = iface->dir == DMA_FROM_DEVICE;
 	size_t done = 0;
 	ssize_t n;
 	loff_t pos;
@@ -243,24 +285,17 @@ static ssize_t masterdev_stream(struct masterdev_iface *iface, struct file *file
 
 	mutex_lock(&iface->pair->lock);
 	while (done < count) {
-		if (!masterdev_user_owned(iface)) {
-			ret = masterdev_wait(iface, file, false);
-			if (ret)
-				break;
-			/* writers take back what was sent, readers what came */
-			if (iface->dir == DMA_TO_DEVICE)
-				iface->done = 0;
-			else
-				iface->done--;
-		}
+		ret = masterdev_take(iface, file, reader && done);
+		if (ret)
+			break;
 		pos = (loff_t)iface->head * iface->bufsize + iface->partial;
 		n = min_t(size_t, count - done, iface->bufsize - iface->partial);
-		if (iface->dir == DMA_TO_DEVICE)
-			n = mdma_ring_copy_from_user(iface->ring, pos, data + done, n);
-		else
+		if (reader)
 			n = mdma_ring_copy_to_user(iface->ring, pos, data + done, n);
-		if (n < 0) {
-			ret = n;
+		else
+			n = mdma_ring_copy_from_user(iface->ring, pos, data + done, n);
+		if (n <= 0) {
+			ret = n ?: -EFAULT;
 			break;
 		}
 		done += n;

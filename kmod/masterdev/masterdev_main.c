@@ -53,7 +53,7 @@ MODULE_PARM_DESC(max_bufsize, "Largest bufsize an interface accepts (default: 1 
 unsigned long long masterdev_max_ring_bytes = 512ULL << 20;
 module_param_named(max_ring_bytes, masterdev_max_ring_bytes, ullong, 0644);
 MODULE_PARM_DESC(max_ring_bytes,
-		 "Largest buffers * bufsize an interface accepts (default: 512 MiB)");
+		 "Largest ring an interface accepts, in bytes of pages, descriptors and arrays (default: 512 MiB)");
 
 #define MASTERDEV_DMA_BITS	32
 

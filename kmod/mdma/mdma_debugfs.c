@@ -36,6 +36,17 @@ static const char *mdma_kind_name(u32 kind)
 	return kind == MASTER_DMA_ALLOC_VMALLOC ? "vmalloc" : "kmalloc";
 }
 
+static const char *mdma_zone_name(u32 zone)
+{
+	static const char * const names[] = {
+		[MASTER_DMA_ZONE_NORMAL] = "normal",
+		[MASTER_DMA_ZONE_DMA32] = "dma32",
+		[MASTER_DMA_ZONE_DMA] = "dma",
+	};
+
+	return zone < ARRAY_SIZE(names) ? names[zone] : "?";
+}
+
 static int mdma_summary_show(struct seq_file *m, void *unused)
 {
 	struct mdma_ring *ring = m->private;
@@ -67,6 +78,11 @@ static int mdma_summary_show(struct seq_file *m, void *unused)
 		   s.desc_bytes);
 	seq_printf(m, "desc_array_bytes: %llu\npage_dma_array_bytes: %llu\n",
 		   s.desc_array_bytes, s.page_dma_array_bytes);
+	seq_printf(m, "dma_limit: %#llx\niommu: %u\nzone: %s\n", s.dma_limit,
+		   s.iommu, mdma_zone_name(s.zone));
+	seq_printf(m, "pages_dma: %llu\npages_dma32: %llu\npages_normal: %llu\n",
+		   s.pages_dma, s.pages_dma32, s.pages_normal);
+	seq_printf(m, "bounced_pages: %llu\n", s.bounced_pages);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(mdma_summary);

@@ -9,7 +9,7 @@
  * PLX 9080: four little-endian words; descriptors are 16-byte aligned so
  * that the low four bits of next carry flags: descriptor in PCI space, end
  * of chain, interrupt after terminal count, direction local-to-PCI.  The
- * PLX 9080 addresses 32 bits: its device's DMA mask must say so.
+ * PLX 9080 addresses 32 bits (addr_bits): mdma keeps its rings below 4 GiB.
  */
 #include <linux/bitfield.h>
 #include <linux/bits.h>
@@ -101,6 +101,7 @@ const struct mdma_desc_ops mdma_lsdma_ops = {
 	.format = MASTER_DMA_DESC_LSDMA,
 	.size = sizeof(struct mdma_lsdma_desc),
 	.align = 32,
+	.addr_bits = 64,
 	.fill = lsdma_fill,
 	.addr = lsdma_addr,
 	.len = lsdma_len,
@@ -173,6 +174,7 @@ const struct mdma_desc_ops mdma_plx9080_ops = {
 	.format = MASTER_DMA_DESC_PLX9080,
 	.size = sizeof(struct mdma_plx_desc),
 	.align = 16,
+	.addr_bits = 32,
 	.fill = plx_fill,
 	.addr = plx_addr,
 	.len = plx_len,

@@ -10,6 +10,8 @@
 #include <linux/dmapool.h>
 #include <master/mdma.h>
 
+#define MDMA_BATCH	512	/* pages or descriptors between reschedules */
+
 /* Test-only layout bugs, to prove the harness notices them. */
 enum mdma_layout_bug {
 	MDMA_BUG_NONE = 0,
@@ -65,6 +67,13 @@ struct mdma_ring {
 	u64 nr_mapped;
 	u64 nr_descs;
 	struct dma_pool *pool;
+
+	/* where the pages come from: see mdma_reach.c */
+	u64 dma_limit;		/* highest bus address the device may use */
+	bool iommu;		/* bus addresses are translated */
+	u32 zone;		/* enum master_dma_zone now allocated from */
+	u64 zone_pages[3];	/* pages by enum master_dma_zone */
+	u64 bounced_pages;
 	struct dentry *debugfs;
 	struct list_head nl_node;	/* in mdma_netlink.c's list */
 };
@@ -79,6 +88,14 @@ int mdma_layout_bug(void);
 void mdma_locate(const struct mdma_ring *ring, u64 index, u32 *page,
 		 u32 *offset, u32 *length);
 int mdma_ring_corrupt(struct mdma_ring *ring, u64 index);
+
+/* mdma_reach.c */
+void mdma_reach_init(struct mdma_ring *ring);
+gfp_t mdma_reach_gfp(const struct mdma_ring *ring);
+bool mdma_reach_lower(struct mdma_ring *ring);
+bool mdma_reach_page(const struct mdma_ring *ring, struct page *page);
+bool mdma_reach_dma(const struct mdma_ring *ring, dma_addr_t dma, size_t len);
+void mdma_reach_count(struct mdma_ring *ring);
 
 /* mdma_netlink.c */
 void mdma_nl_ring_added(struct mdma_ring *ring);

@@ -28,8 +28,6 @@
 
 #include "mdma_internal.h"
 
-#define MDMA_BATCH	512	/* pages or descriptors between reschedules */
-
 static int mdma_array_alloc(struct mdma_array *array, u64 n, size_t size)
 {
 	if (n > INT_MAX / size)
@@ -68,6 +66,8 @@ static int mdma_geometry(struct mdma_ring *ring)
 	u64 bytes;
 
 	if (p->buffers < 2 || !p->bufsize || !p->ops)
+		return -EINVAL;
+	if (p->ops->addr_bits < 32 || p->ops->addr_bits > 64)
 		return -EINVAL;
 	if (p->dir != DMA_TO_DEVICE && p->dir != DMA_FROM_DEVICE)
 		return -EINVAL;
@@ -125,26 +125,57 @@ void mdma_locate(const struct mdma_ring *ring, u64 index, u32 *page,
 	*length = ring->tail_size;
 }
 
+/*
+ * Keep the new pages [@from, @to) of the page array that the device
+ * reaches, packed after @from; give the others back.  Return the count kept.
+ */
+static u64 mdma_pages_keep(struct mdma_ring *ring, u64 from, u64 to)
+{
+	struct page **pages = ring->pages.mem;
+	struct page *page;
+	u64 i, kept = from;
+
+	for (i = from; i < to; i++) {
+		page = pages[i];
+		pages[i] = NULL;
+		if (mdma_reach_page(ring, page))
+			pages[kept++] = page;
+		else
+			__free_page(page);
+	}
+	return kept;
+}
+
+/*
+ * Fill the page array in batches from the bulk allocator (one page at a
+ * time when it gives up), from the zone the device reaches; a page out of
+ * reach moves the rest of the allocation to the next lower zone.
+ */
 static int mdma_pages_alloc(struct mdma_ring *ring)
 {
 	gfp_t gfp = GFP_KERNEL | __GFP_ZERO | __GFP_NORETRY | __GFP_NOWARN;
 	struct page **pages = ring->pages.mem;
 	unsigned long want, got;
+	u64 kept;
 
 	while (ring->nr_pages < ring->total_pages) {
 		if (fatal_signal_pending(current))
 			return -EINTR;
 		want = min_t(u64, ring->total_pages, ring->nr_pages + MDMA_BATCH);
-		got = alloc_pages_bulk_array(gfp, want, pages);
+		got = alloc_pages_bulk_array(gfp | mdma_reach_gfp(ring), want,
+					     pages);
 		if (got == ring->nr_pages) {
 			/* the bulk allocator gave up: one page, or fail */
-			pages[got] = alloc_page(gfp);
+			pages[got] = alloc_page(gfp | mdma_reach_gfp(ring));
 			if (!pages[got])
 				return -ENOMEM;
 			got++;
 		}
-		atomic_long_add(got - ring->nr_pages, &mdma_pages_in_use);
-		ring->nr_pages = got;
+		kept = mdma_pages_keep(ring, ring->nr_pages, got);
+		atomic_long_add(kept - ring->nr_pages, &mdma_pages_in_use);
+		ring->nr_pages = kept;
+		if (kept < got && !mdma_reach_lower(ring))
+			return -ENOMEM;
 		cond_resched();
 	}
 	return 0;
@@ -157,13 +188,16 @@ static int mdma_pages_map(struct mdma_ring *ring)
 	dma_addr_t dma;
 
 	while (ring->nr_mapped < ring->nr_pages) {
-		/* a full bounce buffer is our -ENOMEM, not a log line */
+		/* a failed mapping is our -ENOMEM, not a log line */
 		dma = dma_map_page_attrs(ring->dev, pages[ring->nr_mapped], 0,
 					 PAGE_SIZE, ring->params.dir,
 					 DMA_ATTR_NO_WARN);
 		if (dma_mapping_error(ring->dev, dma))
 			return -ENOMEM;
 		page_dma[ring->nr_mapped++] = dma;
+		/* an IOVA beyond what the descriptors hold */
+		if (!mdma_reach_dma(ring, dma, PAGE_SIZE))
+			return -ENOMEM;
 		if (mdma_should_stop(ring->nr_mapped))
 			return -EINTR;
 	}
@@ -183,7 +217,11 @@ static int mdma_descs_alloc(struct mdma_ring *ring)
 		slot->cpu = dma_pool_zalloc(ring->pool, GFP_KERNEL, &slot->dma);
 		if (!slot->cpu)
 			return -ENOMEM;
-		if (mdma_should_stop(++ring->nr_descs))
+		ring->nr_descs++;
+		/* the chain holds descriptor addresses in addr_bits too */
+		if (!mdma_reach_dma(ring, slot->dma, ring->ops->size))
+			return -ENOMEM;
+		if (mdma_should_stop(ring->nr_descs))
 			return -EINTR;
 	}
 	return 0;
@@ -238,8 +276,10 @@ static int mdma_ring_populate(struct mdma_ring *ring)
 		ret = mdma_pages_map(ring);
 	if (!ret)
 		ret = mdma_descs_alloc(ring);
-	if (!ret)
+	if (!ret) {
+		mdma_reach_count(ring);
 		mdma_chain(ring);
+	}
 	return ret;
 }
 
@@ -255,12 +295,16 @@ static void mdma_ring_release(struct mdma_ring *ring)
 		ring->nr_descs--;
 		dma_pool_free(ring->pool, descs[ring->nr_descs].cpu,
 			      descs[ring->nr_descs].dma);
+		if (!(ring->nr_descs % MDMA_BATCH))
+			cond_resched();
 	}
 	dma_pool_destroy(ring->pool);
 	while (ring->nr_mapped) {
 		ring->nr_mapped--;
 		dma_unmap_page(ring->dev, page_dma[ring->nr_mapped], PAGE_SIZE,
 			       ring->params.dir);
+		if (!(ring->nr_mapped % MDMA_BATCH))
+			cond_resched();
 	}
 	while (ring->nr_pages) {
 		__free_page(pages[--ring->nr_pages]);
@@ -279,13 +323,16 @@ static void mdma_ring_release(struct mdma_ring *ring)
  * @dev: the device that will walk the ring; its DMA mask applies
  * @params: geometry, direction, tail policy, descriptor format, name
  *
- * Allocates zeroed pages, maps them for @dev, allocates one descriptor per
- * page or tail from a dma_pool and chains them into a ring in access order.
+ * Allocates zeroed pages that @dev reaches directly (its DMA mask and bus
+ * limit, and the descriptor format's address width; any page behind an
+ * IOMMU), maps them for @dev, allocates one descriptor per page or tail
+ * from a dma_pool and chains them into a ring in access order.
  * With a name, the ring's layout appears under /sys/kernel/debug/mdma/.
  *
  * Context: process context; sleeps.
  * Return: the ring, or ERR_PTR(-EINVAL) for bad parameters, -ENOMEM when
- * memory (or a mapping) is short, -EINTR on a fatal signal.
+ * memory the device reaches (or a mapping) is short, -EINTR on a fatal
+ * signal.
  */
 struct mdma_ring *mdma_ring_alloc(struct device *dev,
 				  const struct mdma_ring_params *params)
@@ -306,8 +353,10 @@ struct mdma_ring *mdma_ring_alloc(struct device *dev,
 	ring->params.name = ring->name;
 
 	ret = mdma_geometry(ring);
-	if (!ret)
+	if (!ret) {
+		mdma_reach_init(ring);
 		ret = mdma_ring_populate(ring);
+	}
 	if (ret) {
 		mdma_ring_release(ring);
 		kfree(ring);
@@ -340,6 +389,39 @@ void mdma_ring_free(struct mdma_ring *ring)
 	kfree(ring);
 }
 EXPORT_SYMBOL_GPL(mdma_ring_free);
+
+/**
+ * mdma_ring_footprint() - the memory a ring of these parameters would hold
+ * @params: as for mdma_ring_alloc()
+ * @bytes: set to the bytes of its pages, descriptors (aligned as the pool
+ *	lays them out) and the arrays that track them
+ *
+ * Lets a driver bound what user space can make it allocate, before it
+ * allocates anything.
+ *
+ * Context: any context.
+ * Return: 0; -EINVAL for parameters mdma_ring_alloc() refuses; -ENOMEM for
+ * a ring that could never be allocated.
+ */
+int mdma_ring_footprint(const struct mdma_ring_params *params, u64 *bytes)
+{
+	struct mdma_ring ring = { .params = *params, .ops = params->ops };
+	u64 per_page = PAGE_SIZE + sizeof(struct page *) + sizeof(dma_addr_t);
+	u64 per_frag, pages, frags;
+	int ret;
+
+	ret = mdma_geometry(&ring);
+	if (ret)
+		return ret;
+	per_frag = ALIGN(ring.ops->size, ring.ops->align) + sizeof(void *) +
+		   sizeof(struct mdma_desc_slot);
+	if (check_mul_overflow(ring.total_pages, per_page, &pages) ||
+	    check_mul_overflow(ring.pointers, per_frag, &frags) ||
+	    check_add_overflow(pages, frags, bytes))
+		return -ENOMEM;
+	return 0;
+}
+EXPORT_SYMBOL_GPL(mdma_ring_footprint);
 
 /**
  * mdma_ring_summary() - the layout of a ring as it was really allocated
@@ -384,6 +466,13 @@ void mdma_ring_summary(const struct mdma_ring *ring,
 	s->desc_bytes = ring->nr_descs * s->desc_stride;
 	s->desc_array_bytes = ring->descs.bytes;
 	s->page_dma_array_bytes = ring->page_dma.bytes;
+	s->dma_limit = ring->dma_limit;
+	s->iommu = ring->iommu;
+	s->zone = ring->zone;
+	s->pages_dma = ring->zone_pages[MASTER_DMA_ZONE_DMA];
+	s->pages_dma32 = ring->zone_pages[MASTER_DMA_ZONE_DMA32];
+	s->pages_normal = ring->zone_pages[MASTER_DMA_ZONE_NORMAL];
+	s->bounced_pages = ring->bounced_pages;
 }
 EXPORT_SYMBOL_GPL(mdma_ring_summary);
 

@@ -43,6 +43,8 @@ static ssize_t mdma_copy(struct mdma_ring *ring, loff_t pos, void __user *data,
 	if (pos >= total)
 		return 0;
 	count = min_t(u64, count, total - pos);
+	if (!count)
+		return 0;
 	while (done < count) {
 		index = mdma_seek(ring, pos + done, &in);
 		mdma_locate(ring, index, &page, &offset, &len);
@@ -73,8 +75,8 @@ static ssize_t mdma_copy(struct mdma_ring *ring, loff_t pos, void __user *data,
  * @count: bytes to copy; copying stops at the end of the ring
  *
  * Context: process context; may fault and sleep.
- * Return: bytes copied, 0 at the end of the ring, -EFAULT if nothing could
- * be read from @data, -EINVAL for a negative @pos.
+ * Return: bytes copied, 0 for @count 0 or at the end of the ring, -EFAULT
+ * if nothing could be read from @data, -EINVAL for a negative @pos.
  */
 ssize_t mdma_ring_copy_from_user(struct mdma_ring *ring, loff_t pos,
 				 const char __user *data, size_t count)
@@ -91,8 +93,8 @@ EXPORT_SYMBOL_GPL(mdma_ring_copy_from_user);
  * @count: bytes to copy; copying stops at the end of the ring
  *
  * Context: process context; may fault and sleep.
- * Return: bytes copied, 0 at the end of the ring, -EFAULT if nothing could
- * be written to @data, -EINVAL for a negative @pos.
+ * Return: bytes copied, 0 for @count 0 or at the end of the ring, -EFAULT
+ * if nothing could be written to @data, -EINVAL for a negative @pos.
  */
 ssize_t mdma_ring_copy_to_user(struct mdma_ring *ring, loff_t pos,
 			       char __user *data, size_t count)

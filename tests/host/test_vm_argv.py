@@ -37,7 +37,7 @@ def test_plain_tcg(tmp_path: Path) -> None:
     assert argv[argv.index("--memory") + 1] == "1G"
     assert argv[argv.index("--rwdir") + 1] == str(tmp_path / "run")
     assert argv[-1] == "--exec=python -m pyharness.guest '/run dir'"
-    assert "--append=swiotlb=65536 nokaslr" in argv  # a bounce pool the 28-bit edu reaches
+    assert not any(arg.startswith("--append") for arg in argv)  # the default command line
 
 
 def test_kvm_does_not_disable_kvm(tmp_path: Path) -> None:
@@ -58,6 +58,17 @@ def test_himem_profile(tmp_path: Path) -> None:
     argv = vm.vng_argv(request(tmp_path, "himem"), vng="vng")
     assert argv[argv.index("--memory") + 1] == "512M"
     assert "--append=mem=448M" in argv
+
+
+def test_users_and_partial_profiles(tmp_path: Path) -> None:
+    users = vm.vng_argv(request(tmp_path, "users"), vng="vng")
+    assert users[users.index("--memory") + 1] == "5G"  # RAM above 4 GiB: a bounce pool
+    assert "--qemu-opts=-accel tcg,thread=single -device edu,dma_mask=0xffffffff" in users
+    assert profiles.get("users").params_for("masterdev") == ("edu_dma_bits=32",)
+    partial = vm.vng_argv(request(tmp_path, "partial"), vng="vng")
+    assert "--qemu-opts=-accel tcg,thread=single -device edu" in partial  # 28 bits
+    for argv in (users, partial):
+        assert not any(arg.startswith("--append") for arg in argv)
 
 
 def test_unknown_profile_and_accel(tmp_path: Path) -> None:

@@ -1,25 +1,24 @@
 """masterdev binds QEMU's edu device, maps the rings for it, and edu proves them.
 
 The edu check moves fragments by real device DMA from (transmit) or to
-(receive) the bus address stored in each descriptor.  Without an IOMMU the
-28-bit edu reaches pages above 256 MiB only through swiotlb, whose counters
-must move; behind a strict IOMMU every address is an IOVA below 256 MiB.
+(receive) the bus address stored in each descriptor.  Without an IOMMU every
+ring page is one the device reaches directly, so nothing bounces: the
+swiotlb counters stay still and each bus address is the page's own; behind a
+strict IOMMU every address is an IOVA within the device's mask.
 """
 
 from __future__ import annotations
 
 import os
 import random
-import re
 from pathlib import Path
 
 import pytest
 
-from pyharness import figures, guestkit, mapcheck, profiles
+from pyharness import figures, layoutreport, mapcheck
 from pyharness import masterdev as md
 
 STATUS = Path("/sys/kernel/debug/masterdev/edu")
-EDU_LIMIT = 1 << 28  # edu's DMA mask: 28 bits
 NONE_FAILED = (1 << 64) - 1
 # (interface, buffers, bufsize): both seed rings, TX and RX, ASI and SDI.
 CHECKS = [
@@ -35,9 +34,7 @@ CHECKS = [
 pytestmark = pytest.mark.usefixtures("masterdev_state")
 
 
-def behind_iommu() -> bool:
-    edu = md.edu_device()
-    return edu is not None and Path(f"/sys/bus/pci/devices/{edu}/iommu_group").exists()
+behind_iommu = md.behind_iommu
 
 
 def test_edu_is_bound() -> None:
@@ -52,7 +49,7 @@ def test_edu_is_bound() -> None:
 def test_self_test_passed_by_interrupt() -> None:
     status = mapcheck.parse_summary(STATUS.read_text())
     assert status["selftest"] == "pass"
-    assert status["dma_mask_bits"] == 28
+    assert status["dma_mask_bits"] == md.edu_dma_bits()
     assert status["irq"] == "msi"
     transfers, interrupts = int(status["transfers"]), int(status["interrupts"])
     assert transfers >= 2
@@ -88,46 +85,40 @@ def test_a_corrupted_descriptor_fails_the_edu_check(iface: str) -> None:
     assert check.first_failed == 5
 
 
-def test_rings_are_within_the_28_bit_mask() -> None:
-    md.set_geometry("sdirx0", 2000, 9588)  # 6000 pages, most above 256 MiB
+def test_rings_are_within_the_mask() -> None:
+    limit = md.ring_limit("sdirx0")  # PLX 9080 descriptors: 32 bits at most
+    md.set_geometry("sdirx0", 2000, 9588)  # 6000 pages
     with md.opened("sdirx0", os.O_RDWR | os.O_NONBLOCK):
         frags = md.fragments("sdirx0")
-    assert max(f.dma + f.length for f in frags) <= EDU_LIMIT
-    assert max(f.desc for f in frags) < EDU_LIMIT
-    if not behind_iommu():  # 768 MiB of the 1 GiB are above 4 GiB: most pages are
-        assert any(f.phys >= EDU_LIMIT for f in frags)  # so something had to be done
+        summary = md.summary("sdirx0")
+    assert summary["dma_limit"] == limit
+    assert max(f.dma + f.length - 1 for f in frags) <= limit
+    assert max(f.desc for f in frags) < limit
+    if not behind_iommu():  # the device's own pages, not a bounce buffer's
+        assert all(f.dma == f.phys for f in frags)
+        assert summary["bounced_pages"] == 0
 
 
-def swiotlb_pool() -> tuple[int, int]:
-    """Where the kernel put the bounce pool, from its boot message."""
-    with guestkit.kmsg_reader(since_boot=True) as kmsg:
-        text = "".join(kmsg.read())
-    found = re.search(r"software IO TLB: mapped \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]", text)
-    assert found, "no swiotlb pool in the boot log"
-    return int(found.group(1), 16), int(found.group(2), 16)
-
-
-def test_swiotlb_bounces_for_the_28_bit_edu() -> None:
-    if behind_iommu():
-        pytest.skip("behind an IOMMU: addresses are remapped, nothing bounces")
-    start, end = swiotlb_pool()
-    assert end <= EDU_LIMIT, f"bounce pool {start:#x}-{end:#x} is out of edu's reach"
-    slabs = int((md.SWIOTLB / "io_tlb_nslabs").read_text())
-    assert slabs == profiles.SWIOTLB_SLABS, "the kernel shrank the pool: no room below 256 MiB"
+@pytest.mark.parametrize(
+    ("iface", "buffers", "bufsize"),
+    layoutreport.REPORT_RINGS,
+    ids=[f"{i}-{b}x{s}" for i, b, s in layoutreport.REPORT_RINGS],
+)
+def test_report_rings_use_no_swiotlb_slot(iface: str, buffers: int, bufsize: int) -> None:
     before = md.swiotlb_used()
-    assert before is not None
-    md.set_geometry("asitx0", 1000, 9588)
-    with md.opened("asitx0", os.O_RDWR | os.O_NONBLOCK):
+    md.set_geometry(iface, buffers, bufsize)
+    with md.opened(iface, os.O_RDWR | os.O_NONBLOCK):
         during = md.swiotlb_used()
-        frags = md.fragments("asitx0")
-    assert during is not None
-    high = [f for f in frags if f.phys >= EDU_LIMIT]
-    assert high, "no page above 256 MiB: nothing to bounce"
-    assert all(start <= f.dma < end and f.dma != f.phys for f in high)
-    assert during - before >= len({f.page for f in high})  # one slot at least per page
-    assert md.swiotlb_used() == before
-    figures.record("swiotlb slots used by asitx0 1000x9588", during - before, "slots of 2 KiB")
-    figures.record("swiotlb pool", f"{start:#x}-{end:#x}")
+        summary = md.summary(iface)
+    assert summary["bounced_pages"] == 0
+    assert during == before, f"{iface} took {(during or 0) - (before or 0)} swiotlb slots"
+    used = "no swiotlb" if during is None else f"{during - (before or 0)} slots"
+    figures.record(f"swiotlb slots used by {iface} {buffers}x{bufsize}", used)
+    figures.record(
+        f"pages by zone of {iface} {buffers}x{bufsize}",
+        f"dma {summary['pages_dma']}, dma32 {summary['pages_dma32']}, "
+        f"normal {summary['pages_normal']}",
+    )
 
 
 def test_iommu_remaps_every_address() -> None:

@@ -167,3 +167,74 @@ def test_a_corrupted_descriptor_breaks_the_loopback(iface: str) -> None:
         md.corrupt(iface, 2)  # fragment 2's bytes go to (or come from) fragment 3
         _, mismatch = pump(tx, rx, data, lambda: os.read(rx, CHUNK))
     assert mismatch is not None and 8192 <= mismatch < 3 * 4096
+
+
+# (kind, buffers, bufsize, buffers sent): streams of whole buffers whose length
+# is a multiple of neither 64 KiB nor the ring, read 64 KiB at a time as cat and
+# dd do; the first is the 19 176 000 bytes whose last read once never returned.
+READER = [("asi", 1000, 9588, 2000), ("asi", 10000, 1316, 10137), ("sdi", 7, 12289, 23)]
+READ_SIZE = 64 << 10
+
+
+@pytest.mark.parametrize("blocking", [True, False], ids=["blocking", "nonblocking"])
+@pytest.mark.parametrize(
+    ("kind", "buffers", "bufsize", "count"), READER, ids=[f"{k}-{b}x{s}" for k, b, s, _ in READER]
+)
+def test_a_64k_reader_gets_every_byte(
+    kind: str, buffers: int, bufsize: int, count: int, blocking: bool
+) -> None:
+    tx_name, rx_name = md.set_pair(kind, buffers, bufsize)
+    data = random.Random(count).randbytes(count * bufsize)
+    chunks: list[bytes] = []
+    errors: list[BaseException] = []
+
+    def write_all(tx: int) -> None:
+        view = memoryview(data)
+        sent = 0
+        while sent < len(data):
+            sent += os.write(tx, view[sent:])
+
+    def read_all(rx: int) -> None:
+        received = 0
+        try:
+            while received < len(data):
+                if not blocking:
+                    md.wait_ready(rx, select.POLLIN, STALL)
+                try:
+                    chunk = os.read(rx, READ_SIZE)
+                except BlockingIOError:
+                    continue
+                assert 0 < len(chunk) <= READ_SIZE
+                chunks.append(chunk)
+                received += len(chunk)
+        except BaseException as err:  # reported by the main thread
+            errors.append(err)
+
+    rx_flags = os.O_RDWR if blocking else NONBLOCK
+    with md.opened(tx_name, os.O_RDWR) as tx, md.opened(rx_name, rx_flags) as rx:
+        reader = threading.Thread(target=read_all, args=(rx,), daemon=True)
+        reader.start()
+        write_all(tx)
+        reader.join(STALL + len(data) / (1 << 20))
+        assert not reader.is_alive(), (
+            f"the reader is stuck with {sum(map(len, chunks))} of {len(data)} bytes"
+        )
+    assert not errors, errors
+    got = b"".join(chunks)
+    assert len(got) == len(data)
+    if got != data:
+        first = next(i for i in range(len(data)) if got[i] != data[i])
+        pytest.fail(f"byte {first} of {len(data)} differs", pytrace=False)
+
+
+def test_a_nonblocking_read_is_eagain_only_when_nothing_is_ready() -> None:
+    md.set_pair("asi", 4, 1000)
+    with cable("asi") as (tx, rx):
+        with pytest.raises(BlockingIOError):
+            os.read(rx, READ_SIZE)
+        os.write(tx, bytes(range(250)) * 4)
+        md.wait_ready(rx, select.POLLIN)
+        assert os.read(rx, 10) == bytes(range(10))  # part of a buffer
+        assert os.read(rx, READ_SIZE) == bytes(range(10, 250)) + bytes(range(250)) * 3
+        with pytest.raises(BlockingIOError):
+            os.read(rx, READ_SIZE)

@@ -30,6 +30,8 @@ struct vm_area_struct;
  * @format: enum master_dma_desc_format
  * @size: bytes of one descriptor
  * @align: alignment the device requires of a descriptor
+ * @addr_bits: bits of a bus address a descriptor holds (fragments and the
+ *	next descriptor); a ring's pages and descriptors stay below it
  * @fill: write a descriptor: fragment at @addr of @len bytes moving in
  *	direction @dir, chained to the descriptor at @next, with MDMA_DESC_*
  *	@flags
@@ -46,6 +48,7 @@ struct mdma_desc_ops {
 	u32 format;
 	size_t size;
 	size_t align;
+	u32 addr_bits;
 	void (*fill)(void *desc, dma_addr_t addr, u32 len, dma_addr_t next,
 		     u32 flags, enum dma_data_direction dir);
 	dma_addr_t (*addr)(const void *desc);
@@ -104,6 +107,7 @@ struct mdma_fragment {
 struct mdma_ring *mdma_ring_alloc(struct device *dev,
 				  const struct mdma_ring_params *params);
 void mdma_ring_free(struct mdma_ring *ring);
+int mdma_ring_footprint(const struct mdma_ring_params *params, u64 *bytes);
 void mdma_ring_summary(const struct mdma_ring *ring,
 		       struct master_dma_summary *summary);
 int mdma_ring_fragment(const struct mdma_ring *ring, u64 index,

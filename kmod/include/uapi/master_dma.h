@@ -50,6 +50,19 @@ enum master_dma_desc_format {
 	MASTER_DMA_DESC_PLX9080 = 1,
 };
 
+/**
+ * enum master_dma_zone - the memory zones a ring's pages can come from
+ * @MASTER_DMA_ZONE_NORMAL: any RAM (the device reaches all of it, or an
+ *	IOMMU translates)
+ * @MASTER_DMA_ZONE_DMA32: RAM below 4 GiB (ZONE_DMA32)
+ * @MASTER_DMA_ZONE_DMA: the lowest RAM (ZONE_DMA: 16 MiB on x86)
+ */
+enum master_dma_zone {
+	MASTER_DMA_ZONE_NORMAL = 0,
+	MASTER_DMA_ZONE_DMA32 = 1,
+	MASTER_DMA_ZONE_DMA = 2,
+};
+
 /* Flags of a map entry, decoded from its descriptor. */
 #define MASTER_DMA_FRAG_INT		_BITUL(0)	/* interrupt when done */
 #define MASTER_DMA_FRAG_EOL		_BITUL(1)	/* end of the chain */
@@ -84,6 +97,18 @@ enum master_dma_desc_format {
  * @desc_bytes: descriptors * desc_stride
  * @desc_array_bytes: size of the array of descriptor pointers and handles
  * @page_dma_array_bytes: size of the array of page DMA handles
+ * @dma_limit: highest bus address the ring may use: the device's DMA mask
+ *	and bus limit and the descriptor format's address width, whichever
+ *	is lowest
+ * @iommu: 1 if an IOMMU translates the device's bus addresses, else 0
+ * @zone: enum master_dma_zone the last pages were taken from (allocation
+ *	starts at the zone the limit implies and steps down when a page is
+ *	out of reach)
+ * @pages_dma: pages of the ring in ZONE_DMA
+ * @pages_dma32: pages of the ring in ZONE_DMA32
+ * @pages_normal: pages of the ring in any higher zone
+ * @bounced_pages: pages whose bus address is neither their physical address
+ *	nor an IOMMU's: mapped through a bounce buffer (swiotlb=force only)
  */
 struct master_dma_summary {
 	__u32 buffers;
@@ -113,6 +138,13 @@ struct master_dma_summary {
 	__u64 desc_bytes;
 	__u64 desc_array_bytes;
 	__u64 page_dma_array_bytes;
+	__u64 dma_limit;
+	__u32 iommu;
+	__u32 zone;
+	__u64 pages_dma;
+	__u64 pages_dma32;
+	__u64 pages_normal;
+	__u64 bounced_pages;
 };
 
 /**

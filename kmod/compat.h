@@ -10,6 +10,8 @@
 
 #include <linux/dma-mapping.h>
 #include <linux/mm.h>
+#include <linux/mmzone.h>
+#include <linux/vmstat.h>
 #include <linux/pci.h>
 #include <linux/version.h>
 
@@ -75,6 +77,25 @@ static inline bool compat_page_in_zone_dma32(struct page *page)
 #else
 	return false;
 #endif
+}
+
+/*
+ * Free pages in the zones up to @highest (ZONE_DMA, ZONE_DMA32, ZONE_NORMAL)
+ * of every online node: what an allocation limited to those zones could get
+ * at best.  NODE_DATA() is node_data[] with NUMA, contig_page_data without;
+ * both are exported.
+ */
+static inline unsigned long compat_free_pages_upto(enum zone_type highest)
+{
+	unsigned long free = 0;
+	enum zone_type z;
+	int nid;
+
+	for_each_online_node(nid)
+		for (z = 0; z <= highest; z++)
+			free += zone_page_state(&NODE_DATA(nid)->node_zones[z],
+						NR_FREE_PAGES);
+	return free;
 }
 
 #endif /* MASTERDMA_COMPAT_H */

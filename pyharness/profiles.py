@@ -16,6 +16,8 @@ EDU_32_PARAMS = (("masterdev", "edu_dma_bits=32"),)
 # pages the device cannot reach, which mdma must never take.  QEMU warns that
 # the split is not 1 GiB aligned (slower on the host's huge pages).
 LOW_RAM_256M = ("-machine", "max-ram-below-4g=256M")
+
+
 @dataclass(frozen=True)
 class Profile:
     name: str

@@ -14,12 +14,14 @@
  * augmented with the largest extent of each subtree, so the lowest extent
  * that fits is found in O(log n); allocated regions live in a second
  * rbtree, so a free finds its region, or refuses, in O(log n), and merges
- * with its free neighbours.  Each region belongs to the module whose code
- * called allocator_allocate_dma() (the kernel, for built-in code), found by
- * the return address among the modules loaded since the allocator (any
- * client that links to it is); the module notifier reclaims what an
- * unloading owner left.  A region owned by another module holds a reference
- * on this one, so the allocator cannot go away under it.
+ * with its free neighbours.  Each region belongs to the module that called
+ * allocator_allocate_dma(), which the header's inline passes as THIS_MODULE
+ * (NULL, "kernel", for built-in code), as pci_register_driver() does.  An
+ * owner is tracked from its first allocation on, so loading a module that
+ * never allocates costs nothing and can never fail here; the module notifier
+ * reclaims what an unloading owner left, and sends its events once the lock
+ * is dropped.  A region owned by another module holds a reference on this
+ * one, so the allocator cannot go away under it.
  *
  * The same file is compiled into a driver as the linked build, with
  * ALLOCATOR_LINKED defined: no exports, no module_init, and the driver calls
@@ -60,16 +62,21 @@ module_param(allocator_himem, int, 0444);
 MODULE_PARM_DESC(allocator_himem,
 		 "MiB to use above mem= (0: all that is found; negative: disabled, every allocation returns 0)");
 
-static bool allocator_probe = true;
+/*
+ * Off by default: on x86, boot data (setup_data) may sit in the RAM above
+ * mem=, which is parsed before that data is reserved, so a write there could
+ * destroy it.
+ */
+static bool allocator_probe;
 module_param(allocator_probe, bool, 0444);
 MODULE_PARM_DESC(allocator_probe,
-		 "write and read back every word before using it (default: yes)");
+		 "write and read back every word before using it (default: no: x86 boot data may lie above mem=)");
 
 static int allocator_step = 1;
 module_param(allocator_step, int, 0444);
 MODULE_PARM_DESC(allocator_step, "MiB examined per step of the search (default: 1)");
 
-/* A module that may own regions, with the regions it owns. */
+/* A module that allocated, with the regions it owns. */
 struct allocator_owner {
 	struct list_head node;		/* in allocator.owners */
 	struct module *mod;		/* NULL: built-in code */
@@ -101,7 +108,7 @@ static struct {
 	spinlock_t lock;		/* everything below */
 	struct rb_root free;		/* free extents by start */
 	struct rb_root used;		/* regions by start */
-	struct list_head owners;	/* modules loaded since init */
+	struct list_head owners;	/* modules that allocated */
 	unsigned long base;
 	unsigned long size;
 	unsigned long free_bytes;
@@ -195,6 +202,7 @@ static void allocator_insert(struct rb_root *root, struct allocator_extent *ext)
 	bool free = root == &allocator.free;
 	struct allocator_extent *at;
 
+	lockdep_assert_held(&allocator.lock);
 	ext->subtree_max = ext->size;
 	while (*link) {
 		parent = *link;
@@ -225,6 +233,7 @@ static void allocator_merge(struct allocator_extent *region)
 	struct allocator_extent *prev, *next;
 	bool after_prev, before_next;
 
+	lockdep_assert_held(&allocator.lock);
 	prev = allocator_floor(&allocator.free, region->start);
 	next = allocator_extent(prev ? rb_next(&prev->rb) : rb_first(&allocator.free));
 	after_prev = prev && prev->start + prev->size == region->start;
@@ -246,44 +255,71 @@ static void allocator_merge(struct allocator_extent *region)
 	kfree(region);
 }
 
-/* Take @region from its owner and give its range back; lock held. */
-static void allocator_release(struct allocator_extent *region)
+/* Take @region out of the used tree and from its owner; lock held. */
+static void allocator_detach(struct allocator_extent *region)
 {
 	struct allocator_owner *owner = region->owner;
 
+	lockdep_assert_held(&allocator.lock);
 	rb_erase(&region->rb, &allocator.used);
 	list_del(&region->owned);
 	owner->bytes -= region->size;
 	owner->count--;
-	allocator.free_bytes += region->size;
 	allocator.regions--;
 	if (owner != &allocator_self)
 		module_put(THIS_MODULE);
+}
+
+/* Give a detached region's range back to the free tree; lock held. */
+static void allocator_give_back(struct allocator_extent *region)
+{
+	lockdep_assert_held(&allocator.lock);
+	allocator.free_bytes += region->size;
 	allocator_merge(region);
 }
 
-/* Whose code is at @caller: a module loaded since init, this one, or the kernel. */
-static struct allocator_owner *allocator_owner_of(unsigned long caller)
+/* The owner entry of @mod, or NULL if it never allocated; lock held. */
+static struct allocator_owner *allocator_owner_find(struct module *mod)
 {
 	struct allocator_owner *owner;
 
-	if (within_module(caller, THIS_MODULE))
+	lockdep_assert_held(&allocator.lock);
+	if (mod == THIS_MODULE)
 		return &allocator_self;
+	if (!mod)
+		return &allocator_kernel;
 	list_for_each_entry(owner, &allocator.owners, node)
-		if (within_module(caller, owner->mod))
+		if (owner->mod == mod)
 			return owner;
-	return &allocator_kernel;
+	return NULL;
 }
 
-/* Carve @size bytes for @caller out of the lowest extent that fits; lock held. */
+/* The owner entry of @mod, made from @spare if it has none; lock held. */
+static struct allocator_owner *allocator_owner_get(struct module *mod,
+						   struct allocator_owner **spare)
+{
+	struct allocator_owner *owner = allocator_owner_find(mod);
+
+	if (owner || !*spare)
+		return owner;
+	owner = *spare;
+	*spare = NULL;
+	owner->mod = mod;
+	INIT_LIST_HEAD(&owner->regions);
+	list_add(&owner->node, &allocator.owners);
+	return owner;
+}
+
+/* Carve @size bytes for @owner out of the lowest extent that fits; lock held. */
 static struct allocator_extent *allocator_carve(unsigned long size,
 						struct allocator_extent *spare,
-						unsigned long caller)
+						struct allocator_owner *owner)
 {
 	struct allocator_extent *ext = allocator_first_fit(size);
 	struct allocator_extent *region = spare;
 	unsigned long start;
 
+	lockdep_assert_held(&allocator.lock);
 	if (!ext)
 		return NULL;
 	start = ext->start;
@@ -295,24 +331,59 @@ static struct allocator_extent *allocator_carve(unsigned long size,
 	}
 	region->start = start;
 	region->size = size;
-	region->owner = allocator_owner_of(caller);
-	list_add_tail(&region->owned, &region->owner->regions);
-	region->owner->bytes += size;
-	region->owner->count++;
+	region->owner = owner;
+	list_add_tail(&region->owned, &owner->regions);
+	owner->bytes += size;
+	owner->count++;
 	allocator_insert(&allocator.used, region);
 	allocator.free_bytes -= size;
 	allocator.regions++;
-	if (region->owner != &allocator_self)
+	if (owner != &allocator_self)
 		__module_get(THIS_MODULE);
 	return region;
 }
 
+/*
+ * Carve a region for @mod; a module's first allocation brings its owner
+ * entry, allocated here with the caller's flags.  Return the region's
+ * start, or 0; *@used says whether @spare became the region's node.
+ */
+static unsigned long allocator_take(unsigned long size, gfp_t gfp,
+				    struct module *mod,
+				    struct allocator_extent *spare, bool *used)
+{
+	struct allocator_owner *owner, *new_owner = NULL;
+	struct allocator_extent *region = NULL;
+	unsigned long flags, start = 0;
+
+	spin_lock_irqsave(&allocator.lock, flags);
+	owner = allocator_owner_find(mod);
+	spin_unlock_irqrestore(&allocator.lock, flags);
+	if (!owner) {
+		new_owner = kzalloc(sizeof(*new_owner), gfp);
+		if (!new_owner)
+			return 0;
+	}
+	spin_lock_irqsave(&allocator.lock, flags);
+	owner = allocator_owner_get(mod, &new_owner);
+	if (allocator.enabled && owner)
+		region = allocator_carve(size, spare, owner);
+	if (region)
+		start = region->start;
+	*used = region == spare;
+	spin_unlock_irqrestore(&allocator.lock, flags);
+	kfree(new_owner);	/* another call of the same module added it */
+	return start;
+}
+
 /**
- * allocator_allocate_dma() - allocate a region of the RAM above mem=
+ * __allocator_allocate_dma() - allocate a region of the RAM above mem=
  * @bytes: size wanted; the region is rounded up to whole pages
  * @priority: gfp flags of the caller's context, GFP_KERNEL or GFP_ATOMIC,
  *	used for the bookkeeping; add __GFP_ZERO to clear the region.  (The
  *	original took an int; gfp_t is the same flags, typed for sparse.)
+ * @mod: the owner, THIS_MODULE of the caller: allocator_allocate_dma()
+ *	passes it
  *
  * The region is page-aligned, lies in the claimed range and belongs to the
  * calling module until it is freed or the module unloads.  It is not RAM
@@ -321,44 +392,41 @@ static struct allocator_extent *allocator_carve(unsigned long size,
  *
  * Context: any context with GFP_ATOMIC; process context with GFP_KERNEL.
  * Return: the physical address of the region, or 0 if @bytes is 0, no free
- * range is large enough, the allocator is disabled, or the bookkeeping
- * could not be allocated.
+ * range is large enough, the allocator is disabled, or the bookkeeping (a
+ * region node; an owner entry at a module's first allocation) could not be
+ * allocated.
  */
-unsigned long allocator_allocate_dma(unsigned long bytes, gfp_t priority)
+unsigned long __allocator_allocate_dma(unsigned long bytes, gfp_t priority,
+				      struct module *mod)
 {
-	unsigned long size = PAGE_ALIGN(bytes), caller = _RET_IP_, flags;
-	struct allocator_extent *spare, *region = NULL;
-	unsigned long start = 0;
-	const char *owner = NULL;
+	gfp_t gfp = priority & ~(GFP_ZONEMASK | __GFP_ZERO);
+	unsigned long size = PAGE_ALIGN(bytes), start;
+	struct allocator_extent *spare;
+	bool used = false;
 
 	if (!size)	/* 0 bytes, or so many that the rounding wrapped */
 		return 0;
-	spare = kmalloc(sizeof(*spare), priority & ~(GFP_ZONEMASK | __GFP_ZERO));
+	spare = kmalloc(sizeof(*spare), gfp);
 	if (!spare)
 		return 0;
-	spin_lock_irqsave(&allocator.lock, flags);
-	if (allocator.enabled)
-		region = allocator_carve(size, spare, caller);
-	if (region) {
-		start = region->start;
-		owner = allocator_owner_name(region->owner);
-	}
-	spin_unlock_irqrestore(&allocator.lock, flags);
-	if (region != spare)
+	start = allocator_take(size, gfp, mod, spare, &used);
+	if (!used)
 		kfree(spare);
 	if (!start)
 		return 0;
 	if (priority & __GFP_ZERO)
 		memset(allocator.virt + (start - allocator.base), 0, size);
-	allocator_nl_event(MASTER_DMA_EVENT_REGION_ALLOCATED, start, size, owner,
+	allocator_nl_event(MASTER_DMA_EVENT_REGION_ALLOCATED, start, size,
+			   mod ? module_name(mod) : "kernel",
 			   gfpflags_allow_blocking(priority) ? GFP_KERNEL : GFP_ATOMIC);
 	return start;
 }
-EXPORT_SYMBOL_UNLESS_LINKED(allocator_allocate_dma);
+EXPORT_SYMBOL_UNLESS_LINKED(__allocator_allocate_dma);
 
 /**
- * allocator_free_dma() - free a region from allocator_allocate_dma()
+ * __allocator_free_dma() - free a region from allocator_allocate_dma()
  * @address: the address allocator_allocate_dma() returned
+ * @mod: the caller's THIS_MODULE: allocator_free_dma() passes it
  *
  * Only the module that owns a region may free it.  An address that is not
  * the start of a live region of the caller's (never allocated, inside a
@@ -368,12 +436,11 @@ EXPORT_SYMBOL_UNLESS_LINKED(allocator_allocate_dma);
  * Context: any context.
  * Return: 0, or -EINVAL if @address is not a region of the caller's.
  */
-int allocator_free_dma(unsigned long address)
+int __allocator_free_dma(unsigned long address, struct module *mod)
 {
-	unsigned long caller = _RET_IP_, flags;
 	struct allocator_extent *region;
 	const char *why = NULL, *owner = NULL;
-	unsigned long size = 0;
+	unsigned long size = 0, flags;
 
 	spin_lock_irqsave(&allocator.lock, flags);
 	region = allocator_floor(&allocator.used, address);
@@ -381,83 +448,73 @@ int allocator_free_dma(unsigned long address)
 		why = "not allocated";
 	} else if (address != region->start) {
 		why = "inside a region";
-	} else if (region->owner != allocator_owner_of(caller)) {
+	} else if (region->owner != allocator_owner_find(mod)) {
 		why = "another module's region";
 	} else {
 		size = region->size;
 		owner = allocator_owner_name(region->owner);
-		allocator_release(region);
+		allocator_detach(region);
+		allocator_give_back(region);
 	}
 	spin_unlock_irqrestore(&allocator.lock, flags);
 	if (why) {
-		pr_warn_ratelimited("free of %#lx from %pS refused: %s\n",
-				    address, (void *)caller, why);
+		pr_warn_ratelimited("free of %#lx by %s refused: %s\n", address,
+				    mod ? module_name(mod) : "kernel", why);
 		return -EINVAL;
 	}
 	allocator_nl_event(MASTER_DMA_EVENT_REGION_FREED, address, size, owner,
 			   GFP_ATOMIC);
 	return 0;
 }
-EXPORT_SYMBOL_UNLESS_LINKED(allocator_free_dma);
+EXPORT_SYMBOL_UNLESS_LINKED(__allocator_free_dma);
 
-static int allocator_track(struct module *mod)
-{
-	struct allocator_owner *owner = kzalloc(sizeof(*owner), GFP_KERNEL);
-	unsigned long flags;
-
-	if (!owner)
-		return -ENOMEM;
-	owner->mod = mod;
-	INIT_LIST_HEAD(&owner->regions);
-	spin_lock_irqsave(&allocator.lock, flags);
-	list_add(&owner->node, &allocator.owners);
-	spin_unlock_irqrestore(&allocator.lock, flags);
-	return 0;
-}
-
-/* @mod is going: forget it, and take back what it did not free. */
+/*
+ * @mod is going: forget it, and take back what it did not free.  Its
+ * regions leave the used tree under the lock, their events go out without
+ * it (netlink allocates), and their ranges return to the free tree after.
+ */
 static void allocator_reclaim(struct module *mod)
 {
-	struct allocator_owner *owner, *found = NULL;
 	struct allocator_extent *region, *next;
+	struct allocator_owner *owner;
 	unsigned long flags, bytes;
+	LIST_HEAD(gone);
 	unsigned int count;
 
 	spin_lock_irqsave(&allocator.lock, flags);
-	list_for_each_entry(owner, &allocator.owners, node) {
-		if (owner->mod == mod) {
-			found = owner;
-			break;
-		}
-	}
-	if (!found) {
+	owner = allocator_owner_find(mod);
+	if (!owner || owner->mod != mod) {
 		spin_unlock_irqrestore(&allocator.lock, flags);
 		return;
 	}
-	list_del(&found->node);
-	bytes = found->bytes;
-	count = found->count;
-	list_for_each_entry_safe(region, next, &found->regions, owned) {
+	list_del(&owner->node);
+	bytes = owner->bytes;
+	count = owner->count;
+	list_for_each_entry_safe(region, next, &owner->regions, owned) {
+		allocator_detach(region);
+		list_add_tail(&region->owned, &gone);
+	}
+	spin_unlock_irqrestore(&allocator.lock, flags);
+	list_for_each_entry(region, &gone, owned)
 		allocator_nl_event(MASTER_DMA_EVENT_REGION_RECLAIMED, region->start,
-				   region->size, mod->name, GFP_ATOMIC);
-		allocator_release(region);
+				   region->size, mod->name, GFP_KERNEL);
+	spin_lock_irqsave(&allocator.lock, flags);
+	list_for_each_entry_safe(region, next, &gone, owned) {
+		list_del(&region->owned);
+		allocator_give_back(region);
 	}
 	spin_unlock_irqrestore(&allocator.lock, flags);
 	if (count)
 		pr_warn("%s unloaded with %u regions (%lu bytes) still allocated: reclaimed\n",
 			mod->name, count, bytes);
-	kfree(found);
+	kfree(owner);
 }
 
 static int allocator_module_event(struct notifier_block *nb,
 				  unsigned long event, void *data)
 {
-	struct module *mod = data;
-
-	if (event == MODULE_STATE_COMING)
-		return notifier_from_errno(allocator_track(mod));
 	if (event == MODULE_STATE_GOING)
-		allocator_reclaim(mod);
+		allocator_reclaim(data);
 	return NOTIFY_OK;
 }
 
@@ -712,8 +769,10 @@ void allocator_cleanup(void)
 	unregister_module_notifier(&allocator_module_nb);
 	spin_lock_irq(&allocator.lock);
 	allocator.enabled = false;
-	while ((ext = allocator_extent(rb_first(&allocator.used))))
-		allocator_release(ext);
+	while ((ext = allocator_extent(rb_first(&allocator.used)))) {
+		allocator_detach(ext);
+		allocator_give_back(ext);
+	}
 	spin_unlock_irq(&allocator.lock);
 	rbtree_postorder_for_each_entry_safe(ext, next, &allocator.free, rb)
 		kfree(ext);

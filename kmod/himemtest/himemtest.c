@@ -51,6 +51,24 @@ static struct himem_region *himem_find(u64 start)
 	return r && r->start == start ? r : NULL;
 }
 
+/* Forget and free the region at @start unless it is mapped; lock held. */
+static void himem_drop(unsigned long start)
+{
+	struct himem_region *r = himem_find(start);
+
+	if (!r || r->maps)
+		return;
+	xa_erase(&himem_regions, PHYS_PFN(r->start));
+	allocator_free_dma(r->start);
+	kfree(r);
+}
+
+/*
+ * Allocate and record under one lock, so that a FREE of the address about
+ * to be returned cannot slip in between.  The answer is copied out of the
+ * lock (a fault takes mmap_lock, which mmap holds when it takes ours); if
+ * it cannot be, the region goes back.
+ */
 static int himem_ioctl_alloc(struct master_dma_himem_region __user *arg)
 {
 	struct master_dma_himem_region req;
@@ -65,22 +83,25 @@ static int himem_ioctl_alloc(struct master_dma_himem_region __user *arg)
 	if (!r)
 		return -ENOMEM;
 	r->size = PAGE_ALIGN(req.size);
-	r->start = allocator_allocate_dma(req.size, GFP_KERNEL | __GFP_ZERO);
-	if (!r->start) {
-		kfree(r);
-		return -ENOMEM;
-	}
 	mutex_lock(&himem_lock);
-	ret = xa_insert(&himem_regions, PHYS_PFN(r->start), r, GFP_KERNEL);
+	r->start = allocator_allocate_dma(req.size, GFP_KERNEL | __GFP_ZERO);
+	ret = r->start ? xa_insert(&himem_regions, PHYS_PFN(r->start), r,
+				   GFP_KERNEL) : -ENOMEM;
+	if (ret && r->start)
+		allocator_free_dma(r->start);
 	mutex_unlock(&himem_lock);
 	if (ret) {
-		allocator_free_dma(r->start);
 		kfree(r);
 		return ret;
 	}
 	req.start = r->start;
 	req.size = r->size;
-	return copy_to_user(arg, &req, sizeof(req)) ? -EFAULT : 0;
+	if (!copy_to_user(arg, &req, sizeof(req)))
+		return 0;
+	mutex_lock(&himem_lock);
+	himem_drop(req.start);
+	mutex_unlock(&himem_lock);
+	return -EFAULT;
 }
 
 static int himem_ioctl_free(struct master_dma_himem_region __user *arg)

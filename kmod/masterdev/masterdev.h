@@ -27,6 +27,9 @@ struct masterdev_pair;
  * @pair: the loopback cable it is on, whose lock protects what follows
  * @dev: the class device, /sys/class/masterdev/<name>
  * @cdev: /dev/<name>
+ * @io_lock: serialises read, write, QBUF, DQBUF and EDU_CHECK of the
+ *	interface, and is held across their user copies and the edu check,
+ *	so that the pair's lock never is
  * @wait: readers, writers and DQBUF wait here for the device
  * @buffers: ring geometry used at the next open
  * @bufsize: ring geometry used at the next open
@@ -37,6 +40,7 @@ struct masterdev_pair;
  * @done: buffers the device finished and user space has not taken back
  * @partial: bytes of buffer @head already written (TX) or read (RX)
  * @cursor: bus address of the next descriptor the device will fetch
+ * @checking: the edu check plays the device: the peer may not open
  *
  * Buffers go round in ring order: user space owns @head and the buffers
  * after it that are neither queued nor done; the device owns the @queued
@@ -50,6 +54,7 @@ struct masterdev_iface {
 	struct masterdev_pair *pair;
 	struct device *dev;
 	struct cdev cdev;
+	struct mutex io_lock;	/* see above */
 	wait_queue_head_t wait;
 	u32 buffers;
 	u32 bufsize;
@@ -60,13 +65,15 @@ struct masterdev_iface {
 	u32 done;
 	u32 partial;
 	dma_addr_t cursor;
+	bool checking;
 };
 
 /**
  * struct masterdev_pair - a transmit interface cabled to a receive one
  * @tx: the transmitter
  * @rx: the receiver
- * @lock: protects both interfaces' rings and counters, and what follows
+ * @lock: protects both interfaces' rings and counters, and what follows;
+ *	held briefly, never across a user copy or a device transfer
  * @work: the bus-address engine: moves queued TX buffers to free RX ones
  * @error: why the engine stopped (sticky until both ends are closed)
  */

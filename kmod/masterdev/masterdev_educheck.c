@@ -191,7 +191,8 @@ static u64 *masterdev_check_sample(u64 pointers, u32 per_buf, u64 seed,
 
 /**
  * masterdev_edu_check() - check a ring's descriptors by edu DMA
- * @iface: an open interface, with its pair's lock held and the engine idle
+ * @iface: an open interface, with its io_lock held and ->checking set, so
+ *	that its peer stays closed and the engine idle
  * @check: in: seed; out: the counts of struct master_dma_edu_check
  *
  * Context: process context; sleeps (each edu transfer takes 100 ms).

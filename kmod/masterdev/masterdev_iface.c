@@ -159,7 +159,7 @@ static int masterdev_open(struct inode *inode, struct file *file)
 	int ret = 0;
 
 	mutex_lock(&iface->pair->lock);
-	if (iface->ring) {
+	if (iface->ring || peer->checking) {
 		ret = -EBUSY;
 		goto unlock;
 	}
@@ -269,27 +269,44 @@ static int masterdev_take(struct masterdev_iface *iface, struct file *file,
 }
 
 /*
+ * One interface's I/O at a time; a non-blocking caller does not wait for
+ * another's.  Held across user copies, which may fault and stall.
+ */
+static int masterdev_io_lock(struct masterdev_iface *iface, struct file *file)
+{
+	if (file->f_flags & O_NONBLOCK)
+		return mutex_trylock(&iface->io_lock) ? 0 : -EAGAIN;
+	return mutex_lock_interruptible(&iface->io_lock);
+}
+
+/*
  * Move bytes between user space and the buffers at head.  A writer queues
  * all @count bytes, sleeping while the device owns every buffer; a reader
  * sleeps only until something is ready and returns what is ready, at most
- * @count.  A signal ends either with what was moved so far.
+ * @count.  A signal ends either with what was moved so far.  The buffer at
+ * head is user space's, so it is copied without the pair's lock.
  */
 static ssize_t masterdev_stream(struct masterdev_iface *iface, struct file *file,
 				char __user *data, size_t count)
 {
 	bool reader = iface->dir == DMA_FROM_DEVICE;
+	struct masterdev_pair *pair = iface->pair;
 	size_t done = 0;
 	ssize_t n;
 	loff_t pos;
-	int ret = 0;
+	int ret;
 
-	mutex_lock(&iface->pair->lock);
+	ret = masterdev_io_lock(iface, file);
+	if (ret)
+		return ret;
 	while (done < count) {
+		mutex_lock(&pair->lock);
 		ret = masterdev_take(iface, file, reader && done);
-		if (ret)
-			break;
 		pos = (loff_t)iface->head * iface->bufsize + iface->partial;
 		n = min_t(size_t, count - done, iface->bufsize - iface->partial);
+		mutex_unlock(&pair->lock);
+		if (ret)
+			break;
 		if (reader)
 			n = mdma_ring_copy_to_user(iface->ring, pos, data + done, n);
 		else
@@ -299,13 +316,15 @@ static ssize_t masterdev_stream(struct masterdev_iface *iface, struct file *file
 			break;
 		}
 		done += n;
+		mutex_lock(&pair->lock);
 		iface->partial += n;
 		if (iface->partial == iface->bufsize)
 			masterdev_queue(iface);
+		mutex_unlock(&pair->lock);
 		if (fatal_signal_pending(current))
 			break;
 	}
-	mutex_unlock(&iface->pair->lock);
+	mutex_unlock(&iface->io_lock);
 	return done ?: ret;
 }
 
@@ -389,7 +408,7 @@ static int masterdev_ioctl_map_entry(struct masterdev_iface *iface,
 }
 
 static int masterdev_ioctl_qbuf(struct masterdev_iface *iface,
-				void __user *argp)
+				struct file *file, void __user *argp)
 {
 	struct master_dma_buffer b;
 	int ret = 0;
@@ -398,6 +417,9 @@ static int masterdev_ioctl_qbuf(struct masterdev_iface *iface,
 		return -EFAULT;
 	if (b.flags || b.pad)
 		return -EINVAL;
+	ret = masterdev_io_lock(iface, file);
+	if (ret)
+		return ret;
 	mutex_lock(&iface->pair->lock);
 	if (b.index != iface->head || !b.bytesused ||
 	    b.bytesused > iface->bufsize)
@@ -411,6 +433,7 @@ static int masterdev_ioctl_qbuf(struct masterdev_iface *iface,
 		masterdev_queue(iface);
 	}
 	mutex_unlock(&iface->pair->lock);
+	mutex_unlock(&iface->io_lock);
 	return ret;
 }
 
@@ -420,6 +443,9 @@ static int masterdev_ioctl_dqbuf(struct masterdev_iface *iface,
 	struct master_dma_buffer b = { };
 	int ret;
 
+	ret = masterdev_io_lock(iface, file);
+	if (ret)
+		return ret;
 	mutex_lock(&iface->pair->lock);
 	ret = masterdev_wait(iface, file, true);
 	if (!ret) {
@@ -430,14 +456,20 @@ static int masterdev_ioctl_dqbuf(struct masterdev_iface *iface,
 		iface->done--;
 	}
 	mutex_unlock(&iface->pair->lock);
+	mutex_unlock(&iface->io_lock);
 	if (ret)
 		return ret;
 	return copy_to_user(argp, &b, sizeof(b)) ? -EFAULT : 0;
 }
 
+/*
+ * The check plays the device for ~100 ms a transfer: not while the engine
+ * may, so the peer stays closed meanwhile; the pair's lock is not held.
+ */
 static int masterdev_ioctl_edu_check(struct masterdev_iface *iface,
-				     void __user *argp)
+				     struct file *file, void __user *argp)
 {
+	struct masterdev_pair *pair = iface->pair;
 	struct master_dma_edu_check check;
 	int ret;
 
@@ -445,13 +477,22 @@ static int masterdev_ioctl_edu_check(struct masterdev_iface *iface,
 		return -EFAULT;
 	if (check.flags)
 		return -EINVAL;
-	mutex_lock(&iface->pair->lock);
-	/* the check plays the device: not while the engine may */
+	ret = masterdev_io_lock(iface, file);
+	if (ret)
+		return ret;
+	mutex_lock(&pair->lock);
 	if (masterdev_peer(iface)->ring)
 		ret = -EBUSY;
 	else
+		iface->checking = true;
+	mutex_unlock(&pair->lock);
+	if (!ret) {
 		ret = masterdev_edu_check(iface, &check);
-	mutex_unlock(&iface->pair->lock);
+		mutex_lock(&pair->lock);
+		iface->checking = false;
+		mutex_unlock(&pair->lock);
+	}
+	mutex_unlock(&iface->io_lock);
 	if (ret)
 		return ret;
 	return copy_to_user(argp, &check, sizeof(check)) ? -EFAULT : 0;
@@ -469,11 +510,11 @@ static long masterdev_ioctl(struct file *file, unsigned int cmd,
 	case MASTER_DMA_IOC_MAP_ENTRY:
 		return masterdev_ioctl_map_entry(iface, argp);
 	case MASTER_DMA_IOC_QBUF:
-		return masterdev_ioctl_qbuf(iface, argp);
+		return masterdev_ioctl_qbuf(iface, file, argp);
 	case MASTER_DMA_IOC_DQBUF:
 		return masterdev_ioctl_dqbuf(iface, file, argp);
 	case MASTER_DMA_IOC_EDU_CHECK:
-		return masterdev_ioctl_edu_check(iface, argp);
+		return masterdev_ioctl_edu_check(iface, file, argp);
 	default:
 		return -ENOTTY;
 	}

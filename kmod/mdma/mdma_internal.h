@@ -93,6 +93,7 @@ int mdma_ring_corrupt(struct mdma_ring *ring, u64 index);
 void mdma_reach_init(struct mdma_ring *ring);
 gfp_t mdma_reach_gfp(const struct mdma_ring *ring);
 bool mdma_reach_lower(struct mdma_ring *ring);
+unsigned long mdma_reach_free_pages(const struct mdma_ring *ring);
 bool mdma_reach_page(const struct mdma_ring *ring, struct page *page);
 bool mdma_reach_dma(const struct mdma_ring *ring, dma_addr_t dma, size_t len);
 void mdma_reach_count(struct mdma_ring *ring);

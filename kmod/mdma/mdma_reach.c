@@ -88,6 +88,31 @@ bool mdma_reach_lower(struct mdma_ring *ring)
 }
 
 /**
+ * mdma_reach_free_pages() - free pages in the zones the ring may use
+ * @ring: the ring, before its pages are allocated
+ *
+ * An upper bound: a ring larger than this cannot be allocated, and is
+ * refused before any page is taken (and zeroed) in vain.
+ *
+ * Return: free pages in the ring's zone and those below it.
+ */
+unsigned long mdma_reach_free_pages(const struct mdma_ring *ring)
+{
+	switch (ring->zone) {
+#ifdef CONFIG_ZONE_DMA
+	case MASTER_DMA_ZONE_DMA:
+		return compat_free_pages_upto(ZONE_DMA);
+#endif
+#ifdef CONFIG_ZONE_DMA32
+	case MASTER_DMA_ZONE_DMA32:
+		return compat_free_pages_upto(ZONE_DMA32);
+#endif
+	default:
+		return compat_free_pages_upto(ZONE_NORMAL);
+	}
+}
+
+/**
  * mdma_reach_page() - can the device reach this whole page directly?
  * @ring: the ring
  * @page: a page for it

@@ -258,7 +258,8 @@ static int mdma_ring_populate(struct mdma_ring *ring)
 {
 	int ret;
 
-	if (ring->total_pages > si_mem_available())
+	if (ring->total_pages > si_mem_available() ||
+	    ring->total_pages > mdma_reach_free_pages(ring))
 		return -ENOMEM;
 	ret = mdma_array_alloc(&ring->pages, ring->total_pages,
 			       sizeof(struct page *));

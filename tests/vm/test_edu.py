@@ -9,8 +9,11 @@ strict IOMMU every address is an IOVA within the device's mask.
 
 from __future__ import annotations
 
+import errno
 import os
 import random
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -131,3 +134,22 @@ def test_iommu_remaps_every_address() -> None:
     remapped = sum(f.dma != f.phys for f in frags)
     assert remapped > len(frags) // 2  # IOVAs, not physical addresses
     figures.record("iommu: asitx0 1000x9588 fragments at an IOVA", f"{remapped} of {len(frags)}")
+
+
+def test_the_edu_check_holds_no_lock_the_peer_needs() -> None:
+    """The check takes seconds of device time; meanwhile the attributes
+    answer and the peer's open is refused at once, not after the check."""
+    md.set_geometry("asirx0", 1000, 9588)  # a sample of ~76 fragments, ~100 ms each
+    results: list[object] = []
+    with md.opened("asirx0", os.O_RDWR | os.O_NONBLOCK) as fd:
+        checker = threading.Thread(target=lambda: results.append(md.edu_check(fd, 7)), daemon=True)
+        checker.start()
+        time.sleep(1.0)
+        assert checker.is_alive()
+        assert md.dma_device("asirx0") == md.dma_device("asitx0") == md.edu_device()
+        with pytest.raises(OSError) as err:
+            os.open("/dev/asitx0", os.O_RDWR | os.O_NONBLOCK)
+        assert err.value.errno == errno.EBUSY
+        assert checker.is_alive(), "the peer's open waited for the whole check"
+        checker.join(300)
+    assert results and results[0].failed == 0  # type: ignore[attr-defined]

@@ -238,3 +238,40 @@ def test_a_nonblocking_read_is_eagain_only_when_nothing_is_ready() -> None:
         assert os.read(rx, READ_SIZE) == bytes(range(10, 250)) + bytes(range(250)) * 3
         with pytest.raises(BlockingIOError):
             os.read(rx, READ_SIZE)
+
+
+def test_two_readers_of_one_receiver_share_the_stream() -> None:
+    """Two threads reading one file: every byte goes to one of them, and the
+    receiver's accounting survives (no buffer taken twice, none wrapped)."""
+    md.set_pair("asi", 8, 1000)
+    data = random.randbytes(200 * 1000)
+    got: list[list[bytes]] = [[], []]
+
+    def read_until_quiet(rx: int, mine: list[bytes]) -> None:
+        while True:
+            try:
+                mine.append(os.read(rx, 1500))  # across buffer boundaries
+            except BlockingIOError:
+                try:
+                    md.wait_ready(rx, select.POLLIN, 3.0)
+                except TimeoutError:
+                    return
+
+    with cable("asi") as (tx, rx):
+        readers = [
+            threading.Thread(target=read_until_quiet, args=(rx, got[i]), daemon=True)
+            for i in (0, 1)
+        ]
+        for reader in readers:
+            reader.start()
+        os.set_blocking(tx, True)
+        assert os.write(tx, data) == len(data)
+        for reader in readers:
+            reader.join(STALL)
+        assert sum(len(c) for c in got[0] + got[1]) == len(data)
+        with pytest.raises(BlockingIOError):  # nothing more is ready
+            os.read(rx, 1500)
+        assert not select.select([rx], [], [], 0)[0]
+        os.write(tx, bytes(range(200)) * 5)  # and the next buffer comes through whole
+        md.wait_ready(rx, select.POLLIN)
+        assert os.read(rx, 1500) == bytes(range(200)) * 5

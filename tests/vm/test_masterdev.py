@@ -70,6 +70,53 @@ def test_without_edu_rings_go_to_the_platform_device(module_paths: dict[str, Pat
     assert md.edu_device() is not None
 
 
+def ram_above_4g() -> bool:
+    return any(
+        int(line.split("-")[1].split()[0], 16) >= 1 << 32
+        for line in Path("/proc/iomem").read_text().splitlines()
+        if line.endswith(": System RAM")
+    )
+
+
+@pytest.mark.usefixtures("masterdev_state")
+def test_a_64_bit_card_keeps_its_32_bit_descriptors_below_4_gib(
+    module_paths: dict[str, Path],
+) -> None:
+    """PLX 9080 descriptors hold 32 bits: whatever the card's mask, an SDI ring
+    lies below 4 GiB; the 64-bit Linear Systems format may use any page."""
+    if not ram_above_4g():
+        pytest.skip("no RAM above 4 GiB in this profile")
+    ko = module_paths["masterdev"]
+    _reload(ko, "edu=0", "card_dma_bits=64")
+    try:
+        md.set_geometry("sditx0", 3000, 9588)  # 9000 pages: more than the low RAM's share
+        with md.opened("sditx0"):
+            sdi = md.summary("sditx0")
+            frags = md.fragments("sditx0")
+        md.set_geometry("asitx0", 3000, 9588)
+        with md.opened("asitx0"):
+            asi = md.summary("asitx0")
+    finally:
+        _reload(ko)
+    assert sdi["dma_limit"] == (1 << 32) - 1
+    assert sdi["pages_normal"] == 0
+    assert max(f.dma + f.length for f in frags) <= 1 << 32
+    assert max(f.desc for f in frags) < 1 << 32
+    assert asi["dma_limit"] == (1 << 64) - 1
+
+
+def test_a_bad_card_mask_is_refused(module_paths: dict[str, Path]) -> None:
+    removed = guestkit.rmmod("masterdev")
+    assert removed.ok, removed.output
+    try:
+        refused = guestkit.insmod(module_paths["masterdev"], "card_dma_bits=20")
+        assert not refused.ok
+        assert "Invalid argument" in refused.output
+    finally:
+        inserted = guestkit.insmod(module_paths["masterdev"])
+        assert inserted.ok, inserted.output
+
+
 @pytest.mark.kernel_expect("WARNING")
 def test_warn_knob_is_caught_by_the_judge(
     module_paths: dict[str, Path], kernel_log_judge: guestkit.Kmsg

@@ -13,6 +13,7 @@
 #include <linux/mmzone.h>
 #include <linux/vmstat.h>
 #include <linux/pci.h>
+#include <linux/sizes.h>
 #include <linux/version.h>
 
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
@@ -40,10 +41,27 @@ static inline bool compat_firmware_ram(u64 start, u64 size)
 {
 	return e820__mapped_raw_any(start, start + size, E820_TYPE_RAM);
 }
+
+/*
+ * The end of the "RAM buffer" x86 registers after the kernel's last RAM at
+ * @mem (e820__reserve_resources_late(): up to the next 64 MiB above 16 MiB,
+ * the next 1 MiB below); below @mem if there is none.
+ */
+static inline u64 compat_ram_buffer_end(u64 mem)
+{
+	u64 align = mem >= SZ_16M ? SZ_64M : SZ_1M;
+
+	return round_up(mem, align) - 1;
+}
 #else
 static inline bool compat_firmware_ram(u64 start, u64 size)
 {
 	return false;
+}
+
+static inline u64 compat_ram_buffer_end(u64 mem)
+{
+	return mem - 1;
 }
 #endif
 

@@ -84,21 +84,31 @@ def parse_regions(text: str) -> list[Region]:
     return regions
 
 
+RAM_BUFFER = "RAM buffer"  # what x86 registers above an unaligned mem=
+
+
 def expected_claim(
     base: int, ram: list[tuple[int, int]], iomem: list[IomemEntry], limit: int | None = None
-) -> int:
-    """Bytes the allocator should claim from base: firmware RAM that continues
-    from base without a gap, cut at the first registered range (other than a
-    claim of its own), at most limit, in whole pages."""
-    end = base
-    for start, stop in sorted(ram):  # stop exclusive
-        if start <= end < stop:
+) -> tuple[int, int]:
+    """Where the allocator should claim, and how many bytes: from base (the
+    kernel's end), past the registered ranges that cover it (x86's "RAM
+    buffer" above a mem= that is not a multiple of 64 MiB), the firmware RAM
+    that continues without a gap, cut at the first registered range (other
+    than a claim of its own), at most limit, in whole pages."""
+    others = [entry for entry in iomem if entry.name != CLAIM_NAME]
+    start = base
+    for entry in others:
+        if entry.name == RAM_BUFFER and entry.start == base:
+            start = entry.end + 1
+    end = start
+    for ram_start, stop in sorted(ram):  # stop exclusive
+        if ram_start <= end < stop:
             end = stop
-    for entry in iomem:
-        if entry.name != CLAIM_NAME and entry.overlaps(base, end):
+    for entry in others:
+        if entry.overlaps(start, end):
             end = min(end, entry.start)
-    size = max(0, end - base) // PAGE * PAGE
-    return min(size, limit) if limit is not None else size
+    size = max(0, end - start) // PAGE * PAGE
+    return start, min(size, limit) if limit is not None else size
 
 
 class FirstFit:

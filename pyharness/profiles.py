@@ -55,9 +55,10 @@ PROFILES: dict[str, Profile] = {
             "himem",
             "512M",
             EDU_32,
-            ("mem=448M",),
-            "q35, 512 MiB with mem=448M: 64 MiB above the kernel for allocator.ko, "
-            "a 32-bit edu reaching it",
+            ("mem=440M",),
+            "q35, 512 MiB with mem=440M: 72 MiB above the kernel, the first 8 MiB "
+            'of it registered by x86 as a "RAM buffer" (mem= is not a multiple of '
+            "64 MiB), the rest for allocator.ko, a 32-bit edu reaching it",
             module_params=EDU_32_PARAMS,
             tests=("tests/vm/test_himem.py", "tests/vm/test_netlink.py"),
         ),

@@ -589,16 +589,51 @@ static unsigned long allocator_write_test(void)
 	return round_down(off * sizeof(u64), PAGE_SIZE);
 }
 
-static int allocator_no_room(u64 base)
+/* A registered range: where it starts and ends (inclusive). */
+struct allocator_span {
+	u64 start;
+	u64 end;
+};
+
+static int allocator_first_res(struct resource *res, void *arg)
 {
-	if (compat_firmware_ram(base, PAGE_SIZE)) {
-		pr_err("the RAM at %#llx above mem= is already claimed (see /proc/iomem): is another allocator loaded?\n",
-		       base);
-		return -EBUSY;
+	struct allocator_span *span = arg;
+
+	span->start = res->start;
+	span->end = res->end;
+	return 1;	/* the lowest one is enough */
+}
+
+/*
+ * Where the claim may start: @mem, or past the "RAM buffer" x86 registers
+ * from a mem= that is not a multiple of 64 MiB up to the next one (it only
+ * steers PCI windows away; the RAM under it is unused).  Any other range
+ * registered there, another allocator's claim for one, stays in the way.
+ */
+static u64 allocator_start(u64 mem)
+{
+	u64 buffer_end = compat_ram_buffer_end(mem);
+	struct allocator_span span;
+
+	if (buffer_end < mem ||
+	    walk_iomem_res_desc(IORES_DESC_NONE, 0, mem, ~0ULL, &span,
+				allocator_first_res) <= 0 ||
+	    span.start != mem || span.end > buffer_end)
+		return mem;
+	return span.end + 1;
+}
+
+/* Why nothing was found at @base, from @mem, the kernel's end, on. */
+static int allocator_no_room(u64 mem, u64 base)
+{
+	if (!compat_firmware_ram(mem, PAGE_SIZE)) {
+		pr_err("no RAM above the kernel's at %#llx: boot with mem= below the installed RAM\n",
+		       mem);
+		return -ENOMEM;
 	}
-	pr_err("no RAM above the kernel's at %#llx: boot with mem= below the installed RAM\n",
+	pr_err("the RAM at %#llx above mem= is already claimed, see /proc/iomem: by another allocator (allocator.ko or a driver with it linked in), or by firmware\n",
 	       base);
-	return -ENOMEM;
+	return -EBUSY;
 }
 
 static void allocator_unclaim(void)
@@ -612,12 +647,14 @@ static void allocator_unclaim(void)
 /* Find the RAM above mem=, claim it, map it, and test it if asked to. */
 static int allocator_claim(void)
 {
-	u64 base = __pa(high_memory - 1) + 1;
+	u64 mem = __pa(high_memory - 1) + 1, base = allocator_start(mem);
 	unsigned long want = allocator_himem ? (unsigned long)allocator_himem << 20 : ULONG_MAX;
-	unsigned long size = allocator_find(base, want);
+	unsigned long size = 0;
 
+	if (compat_firmware_ram(base, PAGE_SIZE))
+		size = allocator_find(base, want);
 	if (!size)
-		return allocator_no_room(base);
+		return allocator_no_room(mem, base);
 	allocator.res = request_mem_region(base, size, "allocator");
 	if (!allocator.res) {
 		pr_err("cannot claim %#llx-%#llx: claimed meanwhile\n", base, base + size - 1);
@@ -654,6 +691,7 @@ static int allocator_summary_show(struct seq_file *m, void *unused)
 		   allocator.size, allocator.free_bytes);
 	seq_printf(m, "largest_free: %lu\nregions: %u\n",
 		   allocator_subtree_max(allocator.free.rb_node), allocator.regions);
+	seq_printf(m, "owners: %zu\n", list_count_nodes(&allocator.owners));
 	spin_unlock_irqrestore(&allocator.lock, flags);
 	return 0;
 }
@@ -705,6 +743,19 @@ static int allocator_open(void)
 	allocator.enabled = true;
 	return 0;
 }
+
+/**
+ * allocator_enabled() - does the allocator hold memory to hand out?
+ *
+ * Context: any context.
+ * Return: false before allocator_init(), after allocator_cleanup(), or
+ * when allocator_himem is negative (every allocation then returns 0).
+ */
+bool allocator_enabled(void)
+{
+	return READ_ONCE(allocator.enabled);
+}
+EXPORT_SYMBOL_UNLESS_LINKED(allocator_enabled);
 
 /**
  * allocator_init() - claim the RAM above mem= (linked build)

@@ -141,6 +141,10 @@ static int __init himemlink_init(void)
 
 	if (ret)
 		return ret;
+	if (!allocator_enabled()) {
+		pr_info("the allocator is disabled: no self-test\n");
+		return 0;
+	}
 	ret = himemlink_selftest();
 	if (ret)
 		allocator_cleanup();

@@ -13,6 +13,9 @@
 #include <master/masterdev.h>
 #include <master/mdma.h>
 
+/* Bits of the descriptor chains' addresses: the PLX 9080 fetches with 32. */
+#define MASTERDEV_DESC_BITS	32
+
 #define MASTERDEV_IFACES	4
 #define MASTERDEV_PAIRS		2
 

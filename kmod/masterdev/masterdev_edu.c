@@ -206,7 +206,11 @@ static int masterdev_edu_probe(struct pci_dev *pdev,
 	if (edu_dma_bits < 28 || edu_dma_bits > 64)
 		return dev_err_probe(dev, -EINVAL, "edu_dma_bits=%u: want 28 to 64\n",
 				     edu_dma_bits);
-	ret = dma_set_mask_and_coherent(dev, DMA_BIT_MASK(edu_dma_bits));
+	ret = dma_set_mask(dev, DMA_BIT_MASK(edu_dma_bits));
+	if (!ret)	/* descriptor chains: where PLX 9080's 32 bits reach */
+		ret = dma_set_coherent_mask(dev,
+					    DMA_BIT_MASK(min(edu_dma_bits,
+							     MASTERDEV_DESC_BITS)));
 	if (ret)
 		return dev_err_probe(dev, ret, "no %u-bit DMA\n", edu_dma_bits);
 	pci_set_master(pdev);

@@ -12,6 +12,7 @@
  * pair is cabled to its receiver: the bus-address engine moves the bytes
  * once both are open, which needs the same geometry on both (-EINVAL).
  */
+#include <linux/capability.h>
 #include <linux/fs.h>
 #include <linux/poll.h>
 #include <linux/sched/signal.h>
@@ -386,6 +387,7 @@ static int masterdev_ioctl_map_entry(struct masterdev_iface *iface,
 {
 	struct master_dma_map_entry entry;
 	struct mdma_fragment frag;
+	bool admin;
 	int ret;
 
 	if (copy_from_user(&entry, argp, sizeof(entry)))
@@ -401,9 +403,11 @@ static int masterdev_ioctl_map_entry(struct masterdev_iface *iface,
 	entry.page = frag.page;
 	entry.offset = frag.offset;
 	entry.length = frag.length;
-	entry.dma_addr = frag.dma_addr;
-	entry.desc_dma = frag.desc_dma;
-	entry.next_desc = frag.next_desc;
+	/* without an IOMMU bus addresses are physical: 0 unless admin */
+	admin = capable(CAP_SYS_ADMIN);
+	entry.dma_addr = admin ? frag.dma_addr : 0;
+	entry.desc_dma = admin ? frag.desc_dma : 0;
+	entry.next_desc = admin ? frag.next_desc : 0;
 	return copy_to_user(argp, &entry, sizeof(entry)) ? -EFAULT : 0;
 }
 

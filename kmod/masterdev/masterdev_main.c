@@ -144,8 +144,12 @@ static int masterdev_probe(struct platform_device *pdev)
 	unsigned long i;
 	int ret;
 
+	/* descriptors (coherent) stay where PLX 9080's 32 bits reach them */
 	ret = dma_coerce_mask_and_coherent(&pdev->dev,
 					   DMA_BIT_MASK(card_dma_bits));
+	if (!ret)
+		ret = dma_set_coherent_mask(&pdev->dev,
+					    DMA_BIT_MASK(MASTERDEV_DESC_BITS));
 	if (ret)
 		return dev_err_probe(&pdev->dev, ret, "no %u-bit DMA\n",
 				     card_dma_bits);

@@ -76,6 +76,7 @@ struct mdma_ring {
 	u64 bounced_pages;
 	struct dentry *debugfs;
 	struct list_head nl_node;	/* in mdma_netlink.c's list */
+	u64 nl_id;			/* its place in that list, for dumps */
 };
 
 /* mdma_main.c */

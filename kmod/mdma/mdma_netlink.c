@@ -19,8 +19,9 @@
 
 #include "mdma_internal.h"
 
-static LIST_HEAD(mdma_nl_rings);
-static DEFINE_MUTEX(mdma_nl_lock);	/* the list of rings */
+static LIST_HEAD(mdma_nl_rings);	/* in the order of their ids */
+static DEFINE_MUTEX(mdma_nl_lock);	/* the list of rings, the next id */
+static u64 mdma_nl_next_id;
 
 static const struct nla_policy mdma_nl_policy[MASTER_DMA_A_MAX + 1] = {
 	[MASTER_DMA_A_FLAGS] = NLA_POLICY_MASK(NLA_U32, 0),
@@ -52,21 +53,24 @@ nla_put_failure:
 	return -EMSGSIZE;
 }
 
-/* cb->args[0]: rings already sent. */
+/*
+ * cb->args[0]: the id after the last ring sent.  Resuming by id, not by
+ * place in the list, neither skips nor repeats a ring when one is freed
+ * between two parts of the dump.
+ */
 static int mdma_nl_dump_rings(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	struct mdma_ring *ring;
-	long index = 0;
 
 	mutex_lock(&mdma_nl_lock);
 	list_for_each_entry(ring, &mdma_nl_rings, nl_node) {
-		if (index++ < cb->args[0])
+		if (ring->nl_id < cb->args[0])
 			continue;
 		if (mdma_nl_fill(skb, ring, NETLINK_CB(cb->skb).portid,
 				 cb->nlh->nlmsg_seq, NLM_F_MULTI,
 				 MASTER_DMA_CMD_RINGS, 0))
 			break;
-		cb->args[0] = index;
+		cb->args[0] = ring->nl_id + 1;
 	}
 	mutex_unlock(&mdma_nl_lock);
 	return skb->len;
@@ -140,6 +144,7 @@ static void mdma_nl_event(const struct mdma_ring *ring, u32 event)
 void mdma_nl_ring_added(struct mdma_ring *ring)
 {
 	mutex_lock(&mdma_nl_lock);
+	ring->nl_id = mdma_nl_next_id++;
 	list_add_tail(&ring->nl_node, &mdma_nl_rings);
 	mutex_unlock(&mdma_nl_lock);
 	mdma_nl_event(ring, MASTER_DMA_EVENT_RING_ALLOCATED);

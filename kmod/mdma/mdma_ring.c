@@ -330,6 +330,11 @@ static void mdma_ring_release(struct mdma_ring *ring)
  * from a dma_pool and chains them into a ring in access order.
  * With a name, the ring's layout appears under /sys/kernel/debug/mdma/.
  *
+ * The descriptors come from a dma_pool of @dev, so from its coherent DMA
+ * mask: a driver whose descriptor format holds fewer address bits than its
+ * streaming mask sets a narrower coherent mask; a descriptor beyond the
+ * format's width fails the allocation with -ENOMEM, never a truncated chain.
+ *
  * Context: process context; sleeps.
  * Return: the ring, or ERR_PTR(-EINVAL) for bad parameters, -ENOMEM when
  * memory the device reaches (or a mapping) is short, -EINTR on a fatal

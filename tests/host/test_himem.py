@@ -33,11 +33,22 @@ def test_parse_iomem_keeps_depth_and_inclusive_ends() -> None:
 
 def test_expected_claim_stops_at_the_first_registered_range() -> None:
     entries = himem.parse_iomem(IOMEM)  # its own claim does not count
-    assert himem.expected_claim(BASE, RAM, entries) == 0x1FFE0000 - BASE
-    assert himem.expected_claim(BASE, RAM, entries, limit=16 << 20) == 16 << 20
+    assert himem.expected_claim(BASE, RAM, entries) == (BASE, 0x1FFE0000 - BASE)
+    assert himem.expected_claim(BASE, RAM, entries, limit=16 << 20) == (BASE, 16 << 20)
     registered = [*entries, IomemEntry(0x1E000800, 0x1E000FFF, "some device", 0)]
-    assert himem.expected_claim(BASE, RAM, registered) == 0x1E000000 - BASE
-    assert himem.expected_claim(0x1FFE0000, RAM, entries) == 0  # no RAM there
+    assert himem.expected_claim(BASE, RAM, registered) == (BASE, 0x1E000000 - BASE)
+    assert himem.expected_claim(0x1FFE0000, RAM, entries) == (0x1FFE0000, 0)  # no RAM there
+
+
+def test_expected_claim_steps_over_the_ram_buffer_of_an_unaligned_mem() -> None:
+    """mem=440M: x86 registers "RAM buffer" up to the next 64 MiB."""
+    mem = 440 << 20
+    entries = [*himem.parse_iomem(IOMEM), IomemEntry(mem, BASE - 1, "RAM buffer", 0)]
+    assert himem.expected_claim(mem, RAM, entries) == (BASE, 0x1FFE0000 - BASE)
+    taken = [*entries, IomemEntry(BASE, 0x1FFDFFFF, "a driver", 0)]
+    assert himem.expected_claim(mem, RAM, taken) == (BASE, 0)  # another's claim stays
+    other = [e for e in entries if e.name != "RAM buffer"] + [IomemEntry(mem, BASE - 1, "x", 0)]
+    assert himem.expected_claim(mem, RAM, other) == (mem, 0)  # only a RAM buffer is passed
 
 
 def test_summary_numbers_may_be_hex() -> None:

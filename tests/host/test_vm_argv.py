@@ -57,7 +57,7 @@ def test_iommu_profile(tmp_path: Path) -> None:
 def test_himem_profile(tmp_path: Path) -> None:
     argv = vm.vng_argv(request(tmp_path, "himem"), vng="vng")
     assert argv[argv.index("--memory") + 1] == "512M"
-    assert "--append=mem=448M" in argv
+    assert "--append=mem=440M" in argv
 
 
 def test_users_and_partial_profiles(tmp_path: Path) -> None:

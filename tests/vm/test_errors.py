@@ -7,6 +7,8 @@ import errno
 import mmap
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -184,3 +186,31 @@ def test_read_write_follow_the_direction() -> None:
 def test_unknown_module_parameter_values_are_refused() -> None:
     expect_errno(errno.EINVAL, md.write_attr, md.PARAMS / "max_buffers", "many")
     assert Path("/sys/module/mdma/parameters/test_layout_bug").read_text().strip() == "0"
+
+
+MAP_ENTRY_CHILD = """
+import sys
+from pyharness import masterdev as md
+entry = md.ioctl_map_entry(int(sys.argv[1]), 0, dma_addr=1, desc_dma=2, next_desc=3)
+print(entry.length, entry.dma_addr, entry.desc_dma, entry.next_desc)
+"""
+
+
+def map_entry_as(fd: int, *setpriv: str) -> list[int]:
+    """MAP_ENTRY of fragment 0 by a child that inherits the ring's fd,
+    started through setpriv with these flags (none: as is)."""
+    prefix = ("setpriv", *setpriv) if setpriv else ()
+    argv = [*prefix, sys.executable, "-c", MAP_ENTRY_CHILD, str(fd)]
+    done = subprocess.run(argv, pass_fds=(fd,), capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    return [int(word) for word in done.stdout.split()]
+
+
+def test_map_entry_shows_bus_addresses_only_to_cap_sys_admin() -> None:
+    md.set_geometry("sditx0", 2, 4096)
+    with md.opened("sditx0") as fd:
+        admin = map_entry_as(fd)
+        plain = map_entry_as(fd, "--inh-caps=-sys_admin", "--bounding-set=-sys_admin")
+    assert admin[0] == plain[0] == 4096
+    assert all(admin[1:]) and admin[1:] != [1, 2, 3]  # the kernel's, not the caller's
+    assert plain[1:] == [0, 0, 0]  # root without CAP_SYS_ADMIN: nothing physical

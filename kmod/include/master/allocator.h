@@ -53,6 +53,7 @@ static inline int allocator_free_dma(unsigned long address)
 	return __allocator_free_dma(address, THIS_MODULE);
 }
 
+bool allocator_enabled(void);
 int allocator_init(void);
 void allocator_cleanup(void);
 

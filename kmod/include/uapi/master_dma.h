@@ -161,6 +161,9 @@ struct master_dma_summary {
  * @dma_addr: out: bus address of the fragment, as in its descriptor
  * @desc_dma: out: bus address of its descriptor
  * @next_desc: out: bus address its descriptor chains to (flags removed)
+ *
+ * Without an IOMMU a bus address is a physical address: the three read 0
+ * unless the caller has CAP_SYS_ADMIN.
  */
 struct master_dma_map_entry {
 	__u64 index;

@@ -20,6 +20,7 @@ RING_COLUMNS = (
     ("geometry", "buffers x size", "{:>15}"),
     ("tails", "tails", "{:<8}"),
     ("total_pages", "pages", "{:>7}"),
+    ("zones", "zones", "{:<16}"),
     ("pointers", "fragments", "{:>9}"),
     ("bytes_allocated", "allocated", "{:>11}"),
     ("slack", "slack", "{:>9}"),
@@ -46,7 +47,19 @@ def _ring_row(ring: dict[str, Any]) -> dict[str, Any]:
         "geometry": f"{s['buffers']} x {s['bufsize']}",
         "tails": "packed" if s["tails"] == 0 else "own-page",
         "slack": s["bytes_allocated"] - s["bytes_required"],
+        "zones": zones(s),
     }
+
+
+ZONES = (("pages_dma", "dma"), ("pages_dma32", "dma32"), ("pages_normal", "normal"))
+
+
+def zones(summary: dict[str, int]) -> str:
+    """Where a ring's pages came from, e.g. "dma32" or "dma 2008+dma32 492";
+    "iommu" when an IOMMU translates its bus addresses."""
+    held = [(name, summary[key]) for key, name in ZONES if summary[key]]
+    text = held[0][0] if len(held) == 1 else "+".join(f"{n} {c}" for n, c in held)
+    return f"{text} iommu" if summary["iommu"] else text
 
 
 def render(snap: dict[str, Any]) -> str:

@@ -397,7 +397,7 @@ static unsigned long allocator_take(unsigned long size, gfp_t gfp,
  * allocated.
  */
 unsigned long __allocator_allocate_dma(unsigned long bytes, gfp_t priority,
-				      struct module *mod)
+				       struct module *mod)
 {
 	gfp_t gfp = priority & ~(GFP_ZONEMASK | __GFP_ZERO);
 	unsigned long size = PAGE_ALIGN(bytes), start;

@@ -181,13 +181,19 @@ static int himem_edu_transfer(struct master_dma_himem_edu *req, phys_addr_t phys
 
 	if (!dev)
 		return -ENODEV;
-	if (!himem_edu_reaches(dev, phys, req->len))
-		return -ERANGE;
+	if (!himem_edu_reaches(dev, phys, req->len)) {
+		ret = -ERANGE;
+		goto put;
+	}
 	dma = dma_map_resource(dev, phys, req->len, dir, 0);
-	if (dma_mapping_error(dev, dma))
-		return -EIO;
-	ret = masterdev_edu_dma(dma, req->edu_offset, req->len, to_ram);
+	if (dma_mapping_error(dev, dma)) {
+		ret = -EIO;
+		goto put;
+	}
+	ret = masterdev_edu_dma(dev, dma, req->edu_offset, req->len, to_ram);
 	dma_unmap_resource(dev, dma, req->len, dir, 0);
+put:
+	put_device(dev);
 	return ret;
 }
 

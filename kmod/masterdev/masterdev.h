@@ -36,7 +36,9 @@ struct masterdev_pair;
  * @wait: readers, writers and DQBUF wait here for the device
  * @buffers: ring geometry used at the next open
  * @bufsize: ring geometry used at the next open
- * @ring: the ring while the device is open, else NULL
+ * @open: a file holds the interface
+ * @ring: the ring while the interface is open, NULL once its DMA device
+ *	went away (the file then gets -ENODEV)
  * @dma_dev: the device the ring is mapped for, while open
  * @head: next buffer user space hands to the device
  * @queued: buffers the device owns and has not finished
@@ -61,6 +63,7 @@ struct masterdev_iface {
 	wait_queue_head_t wait;
 	u32 buffers;
 	u32 bufsize;
+	bool open;
 	struct mdma_ring *ring;
 	struct device *dma_dev;
 	u32 head;
@@ -103,6 +106,7 @@ extern struct dentry *masterdev_debugfs;
 
 /* masterdev_main.c: the device rings are mapped for (edu, else platform) */
 struct device *masterdev_dma_device(void);
+void masterdev_device_gone(struct device *dev);
 
 /* masterdev_edu.c: the edu PCI device as a DMA engine */
 extern struct pci_driver masterdev_edu_driver;
@@ -118,6 +122,8 @@ void masterdev_loop_kick(struct masterdev_pair *pair);
 
 /* masterdev_iface.c */
 extern const struct file_operations masterdev_fops;
+bool masterdev_pair_stop(struct masterdev_pair *pair, struct device *dev);
+void masterdev_iface_gone(struct masterdev_iface *iface, struct device *dev);
 extern const struct attribute_group *masterdev_iface_groups[];
 
 #endif /* MASTERDEV_H */

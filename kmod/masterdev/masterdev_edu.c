@@ -14,6 +14,11 @@
  *
  * At probe a self-test moves a pattern to the device and back; if the bytes
  * do not come back, the probe fails rather than leave a device that lies.
+ * A transfer that does not complete in time is waited for a while longer;
+ * if it still runs, bus mastering is turned off so that it cannot write
+ * into memory its caller frees, and the device refuses further transfers.
+ * On remove (PCI hot-unplug), every ring mapped for the device is released
+ * before the device goes.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -22,6 +27,7 @@
 #include <linux/dma-mapping.h>
 #include <linux/interrupt.h>
 #include <linux/io.h>
+#include <linux/iopoll.h>
 #include <linux/jiffies.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
@@ -43,6 +49,7 @@
 #define EDU_IRQ_DMA		0x100
 #define EDU_BUFFER		0x40000
 #define EDU_TIMEOUT_MS		5000
+#define EDU_QUIESCE_US		(10 * USEC_PER_SEC)	/* after a timeout */
 
 struct masterdev_edu {
 	struct pci_dev *pdev;
@@ -53,6 +60,7 @@ struct masterdev_edu {
 	unsigned long transfers;
 	unsigned long interrupts;
 	bool selftest_passed;
+	bool dead;		/* a transfer never stopped: bus mastering off */
 };
 
 static unsigned int edu_dma_bits = 28;
@@ -73,9 +81,28 @@ static irqreturn_t masterdev_edu_irq(int irq, void *data)
 		return IRQ_NONE;
 	iowrite32(status, edu->regs + EDU_IRQ_ACK);
 	edu->interrupts++;
-	if (status & EDU_IRQ_DMA)
+	/* a late interrupt of a timed-out transfer must not end the next one */
+	if (status & EDU_IRQ_DMA &&
+	    !(ioread32(edu->regs + EDU_DMA_CMD) & EDU_DMA_START))
 		complete(&edu->done);
 	return IRQ_HANDLED;
+}
+
+/*
+ * A transfer outlived its timeout: wait for the device to finish it, so the
+ * caller may free the memory; if it never does, stop the device's DMA.
+ */
+static int masterdev_edu_quiesce(struct masterdev_edu *edu)
+{
+	u32 cmd;
+
+	if (!readl_poll_timeout(edu->regs + EDU_DMA_CMD, cmd,
+				!(cmd & EDU_DMA_START), 1000, EDU_QUIESCE_US))
+		return -ETIMEDOUT;
+	pci_clear_master(edu->pdev);
+	edu->dead = true;
+	dev_err(&edu->pdev->dev, "DMA did not stop: bus mastering off, device disabled\n");
+	return -EIO;
 }
 
 static int masterdev_edu_transfer(struct masterdev_edu *edu, dma_addr_t addr,
@@ -88,6 +115,10 @@ static int masterdev_edu_transfer(struct masterdev_edu *edu, dma_addr_t addr,
 	if (!len || len > MASTERDEV_EDU_MAX || offset > MASTERDEV_EDU_USABLE - len)
 		return -EINVAL;
 	mutex_lock(&edu->lock);
+	if (edu->dead) {
+		mutex_unlock(&edu->lock);
+		return -EIO;
+	}
 	reinit_completion(&edu->done);
 	writeq(to_ram ? dev : ram, edu->regs + EDU_DMA_SRC);
 	writeq(to_ram ? ram : dev, edu->regs + EDU_DMA_DST);
@@ -95,7 +126,7 @@ static int masterdev_edu_transfer(struct masterdev_edu *edu, dma_addr_t addr,
 	iowrite32(cmd, edu->regs + EDU_DMA_CMD);
 	if (!wait_for_completion_timeout(&edu->done,
 					 msecs_to_jiffies(EDU_TIMEOUT_MS)))
-		ret = -ETIMEDOUT;
+		ret = masterdev_edu_quiesce(edu);
 	else
 		edu->transfers++;
 	mutex_unlock(&edu->lock);
@@ -104,25 +135,29 @@ static int masterdev_edu_transfer(struct masterdev_edu *edu, dma_addr_t addr,
 
 /**
  * masterdev_edu_dma() - move bytes between RAM and the edu device by DMA
- * @addr: bus address in RAM, as mapped for masterdev_edu_device()
+ * @dev: the device @addr was mapped for, from masterdev_edu_device()
+ * @addr: bus address in RAM, as mapped for @dev
  * @offset: offset in the device's buffer, at most MASTERDEV_EDU_USABLE - @len
  * @len: bytes, 1 to MASTERDEV_EDU_MAX
  * @to_ram: true to copy the device's buffer to RAM, false the other way
  *
  * The caller owns the DMA API discipline: the memory at @addr must be
- * mapped for the edu device and synced for it before it reads or after it
- * writes.
+ * mapped for @dev and synced for it before it reads or after it writes.
+ * When this returns, the device no longer touches @addr, whatever the
+ * result.
  *
  * Context: process context; sleeps until the device's interrupt.
- * Return: 0; -ENODEV without an edu device; -EINVAL for a bad range;
- * -ETIMEDOUT if the device did not finish in 5 seconds.
+ * Return: 0; -ENODEV if @dev is not the bound edu device (it was removed);
+ * -EINVAL for a bad range; -ETIMEDOUT if the device took more than 5
+ * seconds; -EIO if it never finished (it is then disabled).
  */
-int masterdev_edu_dma(dma_addr_t addr, u32 offset, u32 len, bool to_ram)
+int masterdev_edu_dma(struct device *dev, dma_addr_t addr, u32 offset,
+		      u32 len, bool to_ram)
 {
 	int ret = -ENODEV;
 
 	mutex_lock(&masterdev_edu_bind);
-	if (masterdev_edu)
+	if (masterdev_edu && &masterdev_edu->pdev->dev == dev)
 		ret = masterdev_edu_transfer(masterdev_edu, addr, offset, len,
 					     to_ram);
 	mutex_unlock(&masterdev_edu_bind);
@@ -133,14 +168,19 @@ EXPORT_SYMBOL_GPL(masterdev_edu_dma);
 /**
  * masterdev_edu_device() - the edu device, to map memory for it
  *
- * Context: any context.
- * Return: the bound edu device, or NULL.  Valid while masterdev is loaded.
+ * Context: process context.
+ * Return: the bound edu device with a reference, which the caller drops
+ * with put_device(), or NULL.
  */
 struct device *masterdev_edu_device(void)
 {
-	struct masterdev_edu *edu = READ_ONCE(masterdev_edu);
+	struct device *dev = NULL;
 
-	return edu ? &edu->pdev->dev : NULL;
+	mutex_lock(&masterdev_edu_bind);
+	if (masterdev_edu)
+		dev = get_device(&masterdev_edu->pdev->dev);
+	mutex_unlock(&masterdev_edu_bind);
+	return dev;
 }
 EXPORT_SYMBOL_GPL(masterdev_edu_device);
 
@@ -175,6 +215,7 @@ static int masterdev_edu_show(struct seq_file *m, void *unused)
 	seq_printf(m, "dma_mask_bits: %u\n", edu_dma_bits);
 	seq_printf(m, "irq: %s\n", edu->pdev->msi_enabled ? "msi" : "intx");
 	seq_printf(m, "selftest: %s\n", edu->selftest_passed ? "pass" : "fail");
+	seq_printf(m, "state: %s\n", edu->dead ? "disabled" : "ready");
 	seq_printf(m, "transfers: %lu\ninterrupts: %lu\n", edu->transfers,
 		   edu->interrupts);
 	return 0;
@@ -237,6 +278,10 @@ static int masterdev_edu_probe(struct pci_dev *pdev,
 	return 0;
 }
 
+/*
+ * No transfer can start once the device is unpublished; the rings mapped
+ * for it are released (their files get -ENODEV) before devres unmaps it.
+ */
 static void masterdev_edu_remove(struct pci_dev *pdev)
 {
 	struct masterdev_edu *edu = pci_get_drvdata(pdev);
@@ -244,7 +289,9 @@ static void masterdev_edu_remove(struct pci_dev *pdev)
 	mutex_lock(&masterdev_edu_bind);
 	masterdev_edu = NULL;
 	mutex_unlock(&masterdev_edu_bind);
+	masterdev_device_gone(&pdev->dev);
 	debugfs_remove(edu->debugfs);
+	dev_info(&pdev->dev, "removed\n");
 }
 
 static const struct pci_device_id masterdev_edu_ids[] = {
@@ -258,5 +305,5 @@ struct pci_driver masterdev_edu_driver = {
 	.id_table = masterdev_edu_ids,
 	.probe = masterdev_edu_probe,
 	.remove = masterdev_edu_remove,
-	.driver.suppress_bind_attrs = true,	/* open rings use the device */
+	.driver.suppress_bind_attrs = true,	/* as the platform card */
 };

@@ -53,7 +53,7 @@ static void masterdev_check_bytes(u8 *buf, size_t len, u64 seed, u64 index)
 static int masterdev_check_dma(struct masterdev_check *c, dma_addr_t ram,
 			       u32 offset, u32 len, bool to_ram)
 {
-	int ret = masterdev_edu_dma(ram, offset, len, to_ram);
+	int ret = masterdev_edu_dma(c->dev, ram, offset, len, to_ram);
 
 	if (!ret)
 		c->out->transfers++;
@@ -212,8 +212,10 @@ int masterdev_edu_check(struct masterdev_iface *iface,
 	u64 *list;
 	int ret = 0;
 
-	if (!c.dev || iface->dma_dev != c.dev)
+	if (!c.dev || iface->dma_dev != c.dev) {
+		put_device(c.dev);
 		return -ENODEV;
+	}
 	check->checked = 0;
 	check->failed = 0;
 	check->transfers = 0;
@@ -247,5 +249,6 @@ free:
 		dma_free_coherent(c.dev, PAGE_SIZE, c.page, c.page_dma);
 	kfree(c.expect);
 	kfree(list);
+	put_device(c.dev);
 	return ret;
 }

@@ -111,12 +111,15 @@ static ssize_t dma_device_show(struct device *dev, struct device_attribute *attr
 			       char *buf)
 {
 	struct masterdev_iface *iface = dev_get_drvdata(dev);
+	struct device *dma_dev;
 	ssize_t ret;
 
 	mutex_lock(&iface->pair->lock);
-	ret = sysfs_emit(buf, "%s\n", dev_name(iface->dma_dev ?:
-						masterdev_dma_device()));
+	dma_dev = iface->dma_dev ? get_device(iface->dma_dev) :
+		  masterdev_dma_device();
 	mutex_unlock(&iface->pair->lock);
+	ret = sysfs_emit(buf, "%s\n", dma_dev ? dev_name(dma_dev) : "none");
+	put_device(dma_dev);
 	return ret;
 }
 static DEVICE_ATTR_RO(dma_device);
@@ -159,9 +162,14 @@ static int masterdev_open(struct inode *inode, struct file *file)
 	struct mdma_ring *ring;
 	int ret = 0;
 
+	/* the device's reference goes to the ring, or back on failure */
 	mutex_lock(&iface->pair->lock);
-	if (iface->ring || peer->checking) {
+	if (iface->open || peer->checking) {
 		ret = -EBUSY;
+		goto unlock;
+	}
+	if (!dev) {
+		ret = -ENODEV;
 		goto unlock;
 	}
 	/* the cable carries whole buffers: both ends must agree */
@@ -178,18 +186,21 @@ static int masterdev_open(struct inode *inode, struct file *file)
 		goto unlock;
 	}
 	iface->ring = ring;
-	iface->dma_dev = get_device(dev);
+	iface->dma_dev = dev;
+	dev = NULL;
+	iface->open = true;
 	iface->head = 0;
 	iface->partial = 0;
 	iface->done = 0;
 	iface->queued = iface->dir == DMA_FROM_DEVICE ? iface->buffers : 0;
-	if (!peer->ring)
+	if (!peer->open)
 		iface->pair->error = 0;
 	masterdev_loop_start(iface);
 	file->private_data = iface;
 	stream_open(inode, file);
 unlock:
 	mutex_unlock(&iface->pair->lock);
+	put_device(dev);
 	return ret;
 }
 
@@ -202,8 +213,59 @@ static int masterdev_release(struct inode *inode, struct file *file)
 	iface->ring = NULL;
 	put_device(iface->dma_dev);
 	iface->dma_dev = NULL;
+	iface->open = false;
 	mutex_unlock(&iface->pair->lock);
 	return 0;
+}
+
+/**
+ * masterdev_pair_stop() - stop a pair whose rings use a departing device
+ * @pair: the pair
+ * @dev: the device
+ *
+ * Context: process context; takes the pair's lock.
+ * Return: true if a ring of the pair is mapped for @dev: the pair's error
+ * is then -ENODEV and every waiter has been woken.
+ */
+bool masterdev_pair_stop(struct masterdev_pair *pair, struct device *dev)
+{
+	bool found;
+
+	mutex_lock(&pair->lock);
+	found = (pair->tx->ring && pair->tx->dma_dev == dev) ||
+		(pair->rx->ring && pair->rx->dma_dev == dev);
+	if (found)
+		pair->error = -ENODEV;
+	mutex_unlock(&pair->lock);
+	if (found) {
+		wake_up_interruptible_all(&pair->tx->wait);
+		wake_up_interruptible_all(&pair->rx->wait);
+	}
+	return found;
+}
+
+/**
+ * masterdev_iface_gone() - free an interface's ring if mapped for @dev
+ * @iface: the interface, its pair stopped by masterdev_pair_stop()
+ * @dev: the departing device
+ *
+ * Waits for the read, write or ioctl in progress (woken by the pair's
+ * error) to end, then unmaps and frees the ring; the file stays open.
+ *
+ * Context: process context; sleeps.
+ */
+void masterdev_iface_gone(struct masterdev_iface *iface, struct device *dev)
+{
+	mutex_lock(&iface->io_lock);
+	mutex_lock(&iface->pair->lock);
+	if (iface->ring && iface->dma_dev == dev) {
+		mdma_ring_free(iface->ring);
+		iface->ring = NULL;
+		put_device(iface->dma_dev);
+		iface->dma_dev = NULL;
+	}
+	mutex_unlock(&iface->pair->lock);
+	mutex_unlock(&iface->io_lock);
 }
 
 /* Hand the buffer at head to the device; the caller synced it. */
@@ -252,6 +314,8 @@ static int masterdev_take(struct masterdev_iface *iface, struct file *file,
 {
 	int ret;
 
+	if (!iface->ring)
+		return -ENODEV;
 	if (masterdev_user_owned(iface))
 		return 0;
 	if (ready_only && !iface->done)
@@ -358,7 +422,9 @@ static __poll_t masterdev_poll(struct file *file, poll_table *wait)
 
 	poll_wait(file, &iface->wait, wait);
 	mutex_lock(&iface->pair->lock);
-	if (masterdev_user_owned(iface) || iface->done)
+	if (!iface->ring)
+		mask |= EPOLLERR | EPOLLHUP;
+	else if (masterdev_user_owned(iface) || iface->done)
 		mask |= ready;
 	if (iface->pair->error)
 		mask |= EPOLLERR;
@@ -369,16 +435,28 @@ static __poll_t masterdev_poll(struct file *file, poll_table *wait)
 static int masterdev_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct masterdev_iface *iface = file->private_data;
+	int ret = -ENODEV;
 
-	return mdma_ring_mmap(iface->ring, vma);
+	mutex_lock(&iface->pair->lock);
+	if (iface->ring)
+		ret = mdma_ring_mmap(iface->ring, vma);
+	mutex_unlock(&iface->pair->lock);
+	return ret;
 }
 
 static int masterdev_ioctl_summary(struct masterdev_iface *iface,
 				   void __user *argp)
 {
 	struct master_dma_summary summary;
+	bool gone;
 
-	mdma_ring_summary(iface->ring, &summary);
+	mutex_lock(&iface->pair->lock);
+	gone = !iface->ring;
+	if (!gone)
+		mdma_ring_summary(iface->ring, &summary);
+	mutex_unlock(&iface->pair->lock);
+	if (gone)
+		return -ENODEV;
 	return copy_to_user(argp, &summary, sizeof(summary)) ? -EFAULT : 0;
 }
 
@@ -394,7 +472,10 @@ static int masterdev_ioctl_map_entry(struct masterdev_iface *iface,
 		return -EFAULT;
 	if (entry.flags || entry.pad || entry.pad2)
 		return -EINVAL;
-	ret = mdma_ring_fragment(iface->ring, entry.index, &frag);
+	mutex_lock(&iface->pair->lock);
+	ret = iface->ring ? mdma_ring_fragment(iface->ring, entry.index, &frag) :
+			    -ENODEV;
+	mutex_unlock(&iface->pair->lock);
 	if (ret)
 		return ret;
 	entry.flags = frag.flags;
@@ -425,8 +506,10 @@ static int masterdev_ioctl_qbuf(struct masterdev_iface *iface,
 	if (ret)
 		return ret;
 	mutex_lock(&iface->pair->lock);
-	if (b.index != iface->head || !b.bytesused ||
-	    b.bytesused > iface->bufsize)
+	if (!iface->ring)
+		ret = -ENODEV;
+	else if (b.index != iface->head || !b.bytesused ||
+		 b.bytesused > iface->bufsize)
 		ret = -EINVAL;
 	else if (!masterdev_user_owned(iface))
 		ret = -EAGAIN;
@@ -451,7 +534,7 @@ static int masterdev_ioctl_dqbuf(struct masterdev_iface *iface,
 	if (ret)
 		return ret;
 	mutex_lock(&iface->pair->lock);
-	ret = masterdev_wait(iface, file, true);
+	ret = iface->ring ? masterdev_wait(iface, file, true) : -ENODEV;
 	if (!ret) {
 		b.index = (iface->head + masterdev_user_owned(iface)) %
 			  iface->buffers;
@@ -485,7 +568,9 @@ static int masterdev_ioctl_edu_check(struct masterdev_iface *iface,
 	if (ret)
 		return ret;
 	mutex_lock(&pair->lock);
-	if (masterdev_peer(iface)->ring)
+	if (!iface->ring)
+		ret = -ENODEV;
+	else if (masterdev_peer(iface)->open)
 		ret = -EBUSY;
 	else
 		iface->checking = true;

@@ -97,13 +97,38 @@ static struct class masterdev_class = {
 /**
  * masterdev_dma_device() - the device that rings opened now are mapped for
  *
- * Context: any context.
+ * Context: process context.
  * Return: the edu device when masterdev has bound one, else the platform
- * device.
+ * device; with a reference the caller drops with put_device().
  */
 struct device *masterdev_dma_device(void)
 {
-	return masterdev_edu_device() ?: masterdev_card;
+	return masterdev_edu_device() ?: get_device(masterdev_card);
+}
+
+/**
+ * masterdev_device_gone() - release everything mapped for a departing device
+ * @dev: the device, being removed
+ *
+ * Each pair with a ring mapped for @dev gets -ENODEV (its waiters wake and
+ * its engine stops), then each such ring is freed, once no read, write or
+ * ioctl is using it.  The open files get -ENODEV until closed; a user
+ * mapping keeps the ring's pages until munmap.
+ *
+ * Context: process context; sleeps.
+ */
+void masterdev_device_gone(struct device *dev)
+{
+	struct masterdev_pair *pair;
+
+	for (pair = masterdev_pairs; pair < masterdev_pairs + MASTERDEV_PAIRS;
+	     pair++) {
+		if (!masterdev_pair_stop(pair, dev))
+			continue;
+		cancel_work_sync(&pair->work);
+		masterdev_iface_gone(pair->tx, dev);
+		masterdev_iface_gone(pair->rx, dev);
+	}
 }
 
 static int masterdev_iface_add(struct masterdev_iface *iface,
@@ -145,8 +170,7 @@ static int masterdev_probe(struct platform_device *pdev)
 	int ret;
 
 	/* descriptors (coherent) stay where PLX 9080's 32 bits reach them */
-	ret = dma_coerce_mask_and_coherent(&pdev->dev,
-					   DMA_BIT_MASK(card_dma_bits));
+	ret = dma_set_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(card_dma_bits));
 	if (!ret)
 		ret = dma_set_coherent_mask(&pdev->dev,
 					    DMA_BIT_MASK(MASTERDEV_DESC_BITS));

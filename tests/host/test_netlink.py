@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pyharness import netlink, uapi
+from pyharness import netlink, stat, uapi
 
 
 def test_every_header_attribute_has_a_wire_type_and_nothing_else_does() -> None:
@@ -34,3 +34,11 @@ def test_family_names_come_from_the_header() -> None:
         "mdma",
         "allocator",
     )
+
+
+def test_stat_names_the_zones_a_ring_came_from() -> None:
+    one = {"pages_dma": 0, "pages_dma32": 2500, "pages_normal": 0, "iommu": 0}
+    assert stat.zones(one) == "dma32"
+    two = {"pages_dma": 2008, "pages_dma32": 492, "pages_normal": 0, "iommu": 0}
+    assert stat.zones(two) == "dma 2008+dma32 492"
+    assert stat.zones({**one, "iommu": 1}) == "dma32 iommu"

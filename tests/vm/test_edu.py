@@ -10,10 +10,13 @@ strict IOMMU every address is an IOVA within the device's mask.
 from __future__ import annotations
 
 import errno
+import mmap
 import os
 import random
+import select
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -153,3 +156,41 @@ def test_the_edu_check_holds_no_lock_the_peer_needs() -> None:
         assert checker.is_alive(), "the peer's open waited for the whole check"
         checker.join(300)
     assert results and results[0].failed == 0  # type: ignore[attr-defined]
+
+
+def wait_for(predicate: Callable[[], bool], seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def test_removing_edu_under_open_rings_gives_enodev_and_a_rescan_binds_it_again() -> None:
+    """PCI remove (as hot-unplug does) while asitx0 loops to asirx0 and sditx0
+    is mapped: the rings are released before the device goes, the open files
+    get ENODEV and close cleanly, the mapping keeps its bytes until munmap."""
+    edu = md.edu_device()
+    assert edu is not None
+    md.set_pair("asi", 16, 4096)
+    md.set_geometry("sditx0", 4, 4096)
+    with (
+        md.opened("asitx0", os.O_RDWR | os.O_NONBLOCK) as tx,
+        md.opened("asirx0", os.O_RDWR | os.O_NONBLOCK) as rx,
+        md.opened("sditx0") as sdi,
+        mmap.mmap(sdi, 4 * 4096, mmap.MAP_SHARED) as ring,
+    ):
+        ring[:5] = b"still"
+        assert os.write(tx, bytes(8 * 4096)) == 8 * 4096
+        md.write_attr(Path(f"/sys/bus/pci/devices/{edu}/remove"), "1")
+        assert md.edu_device() is None
+        assert md.stats()["rings"] == 0  # unmapped and freed with the device
+        for action in (lambda: os.write(tx, b"x"), lambda: os.read(rx, 10)):
+            with pytest.raises(OSError) as err:
+                action()
+            assert err.value.errno == errno.ENODEV
+        assert md.wait_ready(rx, select.POLLIN) & (select.POLLERR | select.POLLHUP)
+        assert ring[:5] == b"still"
+    md.write_attr(Path("/sys/bus/pci/rescan"), "1")
+    wait_for(lambda: md.edu_device() == edu)
+    with md.opened("asitx0"):
+        assert md.dma_device("asitx0") == edu

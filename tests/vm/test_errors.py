@@ -67,6 +67,17 @@ def test_product_beyond_the_ring_limit_is_refused() -> None:
     assert md.geometry("asitx0") == (65536, 1)
 
 
+def test_the_ring_limit_bounds_pages_and_descriptors() -> None:
+    """max_ring_bytes bounds what a ring would hold, not buffers * bufsize:
+    2**20 one-byte buffers are 1 MiB of data, but with a page per tail they
+    would take 4 GiB of pages and 16 MiB of descriptors."""
+    md.set_geometry("sditx0", 2, 1)
+    expect_errno(errno.EINVAL, md.write_attr, md.SYSFS / "sditx0" / "buffers", str(1 << 20))
+    assert md.geometry("sditx0") == (2, 1)
+    md.set_geometry("asitx0", 1 << 20, 1)  # packed: 256 pages and 32 MiB of descriptors
+    assert md.geometry("asitx0") == (1 << 20, 1)
+
+
 @pytest.mark.parametrize(
     ("buffers", "bufsize"),
     [(65536, 65536), (1 << 20, 1 << 20)],  # 4 GiB (overflows 32 bits) and 1 TiB: > RAM

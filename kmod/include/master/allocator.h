@@ -22,7 +22,7 @@
 #include <linux/types.h>
 
 unsigned long __allocator_allocate_dma(unsigned long bytes, gfp_t priority,
-				      struct module *mod);
+				       struct module *mod);
 int __allocator_free_dma(unsigned long address, struct module *mod);
 
 /**

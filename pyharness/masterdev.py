@@ -94,6 +94,11 @@ def opened(iface: str, flags: int = os.O_RDWR) -> Iterator[int]:
         os.close(fd)
 
 
+def dropped(iface: str) -> int:
+    """Bytes a transmitter sent with no receiver, or gave up on when killed."""
+    return int((SYSFS / iface / "dropped").read_text())
+
+
 def dma_device(iface: str) -> str:
     """The device the interface's ring is (or will be) mapped for."""
     return (SYSFS / iface / "dma_device").read_text().strip()

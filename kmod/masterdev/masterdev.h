@@ -45,6 +45,11 @@ struct masterdev_pair;
  * @done: buffers the device finished and user space has not taken back
  * @partial: bytes of buffer @head already written (TX) or read (RX)
  * @cursor: bus address of the next descriptor the device will fetch
+ * @dev_buf: the buffer the device is at (the next it sends or fills)
+ * @used: bytes in each buffer: what the sender put there (transmit), what
+ *	arrived (receive); allocated while open
+ * @dropped: bytes that left with no receiver, or that a killed close gave
+ *	up on (transmit only; since load)
  * @checking: the edu check plays the device: the peer may not open
  *
  * Buffers go round in ring order: user space owns @head and the buffers
@@ -71,6 +76,9 @@ struct masterdev_iface {
 	u32 done;
 	u32 partial;
 	dma_addr_t cursor;
+	u32 dev_buf;
+	u32 *used;
+	u64 dropped;
 	bool checking;
 };
 

@@ -17,6 +17,7 @@
 #include <linux/poll.h>
 #include <linux/sched/signal.h>
 #include <linux/kernel.h>
+#include <linux/lockdep.h>
 #include <linux/overflow.h>
 #include <linux/uaccess.h>
 
@@ -124,10 +125,25 @@ static ssize_t dma_device_show(struct device *dev, struct device_attribute *attr
 }
 static DEVICE_ATTR_RO(dma_device);
 
+/* Bytes a transmitter sent to no receiver, or gave up on when killed. */
+static ssize_t dropped_show(struct device *dev, struct device_attribute *attr,
+			    char *buf)
+{
+	struct masterdev_iface *iface = dev_get_drvdata(dev);
+	u64 dropped;
+
+	mutex_lock(&iface->pair->lock);
+	dropped = iface->dropped;
+	mutex_unlock(&iface->pair->lock);
+	return sysfs_emit(buf, "%llu\n", dropped);
+}
+static DEVICE_ATTR_RO(dropped);
+
 static struct attribute *masterdev_iface_attrs[] = {
 	&dev_attr_buffers.attr,
 	&dev_attr_bufsize.attr,
 	&dev_attr_dma_device.attr,
+	&dev_attr_dropped.attr,
 	NULL,
 };
 
@@ -180,8 +196,15 @@ static int masterdev_open(struct inode *inode, struct file *file)
 	}
 	params.buffers = iface->buffers;
 	params.bufsize = iface->bufsize;
+	iface->used = kvcalloc(iface->buffers, sizeof(*iface->used), GFP_KERNEL);
+	if (!iface->used) {
+		ret = -ENOMEM;
+		goto unlock;
+	}
 	ring = mdma_ring_alloc(dev, &params);
 	if (IS_ERR(ring)) {
+		kvfree(iface->used);
+		iface->used = NULL;
 		ret = PTR_ERR(ring);
 		goto unlock;
 	}
@@ -190,6 +213,7 @@ static int masterdev_open(struct inode *inode, struct file *file)
 	dev = NULL;
 	iface->open = true;
 	iface->head = 0;
+	iface->dev_buf = 0;
 	iface->partial = 0;
 	iface->done = 0;
 	iface->queued = iface->dir == DMA_FROM_DEVICE ? iface->buffers : 0;
@@ -202,20 +226,6 @@ unlock:
 	mutex_unlock(&iface->pair->lock);
 	put_device(dev);
 	return ret;
-}
-
-static int masterdev_release(struct inode *inode, struct file *file)
-{
-	struct masterdev_iface *iface = file->private_data;
-
-	mutex_lock(&iface->pair->lock);
-	mdma_ring_free(iface->ring);
-	iface->ring = NULL;
-	put_device(iface->dma_dev);
-	iface->dma_dev = NULL;
-	iface->open = false;
-	mutex_unlock(&iface->pair->lock);
-	return 0;
 }
 
 /**
@@ -271,6 +281,7 @@ void masterdev_iface_gone(struct masterdev_iface *iface, struct device *dev)
 /* Hand the buffer at head to the device; the caller synced it. */
 static void masterdev_queue(struct masterdev_iface *iface)
 {
+	lockdep_assert_held(&iface->pair->lock);
 	iface->head = (iface->head + 1) % iface->buffers;
 	iface->partial = 0;
 	iface->queued++;
@@ -288,6 +299,7 @@ static int masterdev_wait(struct masterdev_iface *iface, struct file *file,
 	struct masterdev_pair *pair = iface->pair;
 	int ret;
 
+	lockdep_assert_held(&pair->lock);
 	while (!iface->done && (finished || !masterdev_user_owned(iface))) {
 		if (pair->error)
 			return pair->error;
@@ -314,6 +326,7 @@ static int masterdev_take(struct masterdev_iface *iface, struct file *file,
 {
 	int ret;
 
+	lockdep_assert_held(&iface->pair->lock);
 	if (!iface->ring)
 		return -ENODEV;
 	if (masterdev_user_owned(iface))
@@ -357,6 +370,7 @@ static ssize_t masterdev_stream(struct masterdev_iface *iface, struct file *file
 	bool reader = iface->dir == DMA_FROM_DEVICE;
 	struct masterdev_pair *pair = iface->pair;
 	size_t done = 0;
+	u32 end;
 	ssize_t n;
 	loff_t pos;
 	int ret;
@@ -368,7 +382,8 @@ static ssize_t masterdev_stream(struct masterdev_iface *iface, struct file *file
 		mutex_lock(&pair->lock);
 		ret = masterdev_take(iface, file, reader && done);
 		pos = (loff_t)iface->head * iface->bufsize + iface->partial;
-		n = min_t(size_t, count - done, iface->bufsize - iface->partial);
+		end = reader ? iface->used[iface->head] : iface->bufsize;
+		n = min_t(size_t, count - done, end - iface->partial);
 		mutex_unlock(&pair->lock);
 		if (ret)
 			break;
@@ -383,14 +398,120 @@ static ssize_t masterdev_stream(struct masterdev_iface *iface, struct file *file
 		done += n;
 		mutex_lock(&pair->lock);
 		iface->partial += n;
-		if (iface->partial == iface->bufsize)
+		if (iface->partial == end) {
+			iface->used[iface->head] = end;
 			masterdev_queue(iface);
+		}
 		mutex_unlock(&pair->lock);
 		if (fatal_signal_pending(current))
 			break;
 	}
 	mutex_unlock(&iface->io_lock);
 	return done ?: ret;
+}
+
+/* The bytes of the buffers the device owns, which a killed close drops. */
+static u64 masterdev_queued_bytes(const struct masterdev_iface *iface)
+{
+	u64 bytes = 0;
+	u32 i;
+
+	for (i = 1; i <= iface->queued; i++)
+		bytes += iface->used[(iface->head + iface->buffers - i) %
+				     iface->buffers];
+	return bytes;
+}
+
+/*
+ * Send what a transmitter holds: its partial buffer, then wait until the
+ * engine has moved every queued buffer, to the receiver or, without one,
+ * nowhere.  Only a fatal signal, or the device going, ends the wait early.
+ * Called and returns with the pair's lock held.
+ */
+static int masterdev_flush(struct masterdev_iface *tx)
+{
+	struct masterdev_pair *pair = tx->pair;
+	int ret;
+
+	lockdep_assert_held(&pair->lock);
+	if (!tx->ring)
+		return -ENODEV;
+	if (tx->partial && masterdev_user_owned(tx)) {
+		tx->used[tx->head] = tx->partial;
+		masterdev_queue(tx);
+	}
+	while (tx->queued && !pair->error) {
+		mutex_unlock(&pair->lock);
+		ret = wait_event_killable(tx->wait, !READ_ONCE(tx->queued) ||
+					  READ_ONCE(pair->error));
+		mutex_lock(&pair->lock);
+		if (ret)
+			return ret;
+	}
+	return pair->error;
+}
+
+/* A receiver's fsync: what arrived and was not read is discarded. */
+static void masterdev_discard(struct masterdev_iface *rx)
+{
+	lockdep_assert_held(&rx->pair->lock);
+	rx->head = rx->dev_buf;
+	rx->partial = 0;
+	rx->done = 0;
+	rx->queued = rx->buffers;
+	masterdev_loop_kick(rx->pair);
+}
+
+/*
+ * The last close of a transmitter sends everything first (see
+ * masterdev_flush()); a killed one drops what is left, counted in
+ * "dropped" and said once.
+ */
+static int masterdev_release(struct inode *inode, struct file *file)
+{
+	struct masterdev_iface *iface = file->private_data;
+	u64 lost;
+
+	mutex_lock(&iface->pair->lock);
+	if (iface->dir == DMA_TO_DEVICE && iface->ring &&
+	    masterdev_flush(iface) == -ERESTARTSYS) {
+		lost = masterdev_queued_bytes(iface);
+		iface->dropped += lost;
+		dev_info(iface->dev, "killed while closing: %llu bytes not sent\n",
+			 lost);
+	}
+	mdma_ring_free(iface->ring);
+	iface->ring = NULL;
+	kvfree(iface->used);
+	iface->used = NULL;
+	put_device(iface->dma_dev);
+	iface->dma_dev = NULL;
+	iface->open = false;
+	mutex_unlock(&iface->pair->lock);
+	/* an engine waiting on this end's buffers goes on, or to nowhere */
+	masterdev_loop_kick(iface->pair);
+	return 0;
+}
+
+static int masterdev_fsync(struct file *file, loff_t start, loff_t end,
+			   int datasync)
+{
+	struct masterdev_iface *iface = file->private_data;
+	int ret;
+
+	ret = masterdev_io_lock(iface, file);
+	if (ret)
+		return ret;
+	mutex_lock(&iface->pair->lock);
+	if (!iface->ring)
+		ret = -ENODEV;
+	else if (iface->dir == DMA_TO_DEVICE)
+		ret = masterdev_flush(iface);
+	else
+		masterdev_discard(iface);
+	mutex_unlock(&iface->pair->lock);
+	mutex_unlock(&iface->io_lock);
+	return ret == -ERESTARTSYS ? -EINTR : ret;
 }
 
 static ssize_t masterdev_write(struct file *file, const char __user *data,
@@ -517,6 +638,7 @@ static int masterdev_ioctl_qbuf(struct masterdev_iface *iface,
 		ret = -EBUSY;	/* read() or write() is half-way through it */
 	if (!ret) {
 		mdma_ring_sync_for_device(iface->ring, b.index);
+		iface->used[b.index] = b.bytesused;
 		masterdev_queue(iface);
 	}
 	mutex_unlock(&iface->pair->lock);
@@ -538,7 +660,7 @@ static int masterdev_ioctl_dqbuf(struct masterdev_iface *iface,
 	if (!ret) {
 		b.index = (iface->head + masterdev_user_owned(iface)) %
 			  iface->buffers;
-		b.bytesused = iface->bufsize;
+		b.bytesused = iface->used[b.index];
 		mdma_ring_sync_for_cpu(iface->ring, b.index);
 		iface->done--;
 	}
@@ -616,6 +738,7 @@ const struct file_operations masterdev_fops = {
 	.read = masterdev_read,
 	.write = masterdev_write,
 	.poll = masterdev_poll,
+	.fsync = masterdev_fsync,
 	.mmap = masterdev_mmap,
 	.unlocked_ioctl = masterdev_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,

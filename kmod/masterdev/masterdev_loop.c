@@ -14,12 +14,18 @@
  *
  * One queued transmit buffer goes to one free receive buffer, fragment by
  * fragment (the geometries are equal), until the descriptor flagged INT,
- * the last of a buffer.  The work runs under the pair's lock, one buffer at
- * a time, and wakes the waiters of both ends after each.
+ * the last of a buffer; a buffer carries the bytes its sender put in it
+ * (a flushed partial one fewer than bufsize), and the receiver learns how
+ * many.  The cable is flow-controlled: a receiver that does not keep up
+ * holds the transmitter back and loses nothing.  With no receiver open the
+ * bytes go nowhere and are counted as dropped.  The work runs under the
+ * pair's lock, one buffer at a time, and wakes the waiters of both ends
+ * after each.
  */
 #include <linux/dma-direct.h>
 #include <linux/highmem.h>
 #include <linux/iommu.h>
+#include <linux/lockdep.h>
 #include <linux/mm.h>
 #include <linux/sched.h>
 
@@ -93,11 +99,17 @@ static int masterdev_fetch(struct masterdev_iface *iface,
 	return 0;
 }
 
-/* Move one buffer from the transmitter to the receiver. */
-static int masterdev_loop_buffer(struct masterdev_pair *pair)
+/*
+ * Move one buffer from the transmitter to the receiver: @used bytes of it,
+ * fragment after fragment until the descriptor flagged INT; the fragments
+ * after the last byte carry nothing.  Without a receiver (@rx NULL) the
+ * transmitter's descriptors are walked and its addresses checked, but the
+ * bytes go nowhere, as on a cable with nothing at its end.
+ */
+static int masterdev_loop_buffer(struct masterdev_iface *tx,
+				 struct masterdev_iface *rx, u32 used)
 {
-	struct masterdev_iface *tx = pair->tx, *rx = pair->rx;
-	u32 parts = DIV_ROUND_UP(tx->bufsize, PAGE_SIZE);
+	u32 parts = DIV_ROUND_UP(tx->bufsize, PAGE_SIZE), left = used, n;
 	struct masterdev_desc td, rd;
 	phys_addr_t src, dst;
 	int ret;
@@ -106,29 +118,60 @@ static int masterdev_loop_buffer(struct masterdev_pair *pair)
 		if (!parts--)
 			return -EIO;	/* no INT where a buffer must end */
 		ret = masterdev_fetch(tx, &td);
-		if (!ret)
+		if (!ret && rx)
 			ret = masterdev_fetch(rx, &rd);
 		if (ret)
 			return ret;
-		if (td.len != rd.len || (td.flags ^ rd.flags) & MDMA_DESC_INT)
+		if (rx && (td.len != rd.len || (td.flags ^ rd.flags) & MDMA_DESC_INT))
 			return -EIO;
 		ret = masterdev_bus_to_phys(tx->dma_dev, td.addr, td.len, &src);
-		if (!ret)
+		if (!ret && rx)
 			ret = masterdev_bus_to_phys(rx->dma_dev, rd.addr, rd.len,
 						    &dst);
 		if (ret)
 			return ret;
-		masterdev_phys_copy(dst, src, td.len);
+		n = min(td.len, left);
+		if (rx && n)
+			masterdev_phys_copy(dst, src, n);
+		left -= n;
 		tx->cursor = td.next;
-		rx->cursor = rd.next;
+		if (rx)
+			rx->cursor = rd.next;
 	} while (!(td.flags & MDMA_DESC_INT));
 	return 0;
 }
 
+/* The next queued transmit buffer, to the receiver if one is open. */
+static int masterdev_loop_next(struct masterdev_pair *pair)
+{
+	struct masterdev_iface *tx = pair->tx;
+	struct masterdev_iface *rx = pair->rx->ring ? pair->rx : NULL;
+	u32 used = tx->used[tx->dev_buf];
+	int ret;
+
+	lockdep_assert_held(&pair->lock);
+	ret = masterdev_loop_buffer(tx, rx, used);
+	if (ret)
+		return ret;
+	tx->dev_buf = (tx->dev_buf + 1) % tx->buffers;
+	tx->queued--;
+	tx->done++;
+	if (!rx) {
+		tx->dropped += used;
+		return 0;
+	}
+	rx->used[rx->dev_buf] = used;
+	rx->dev_buf = (rx->dev_buf + 1) % rx->buffers;
+	rx->queued--;
+	rx->done++;
+	return 0;
+}
+
+/* A transmit buffer is queued, and a receive buffer free or no receiver. */
 static bool masterdev_loop_ready(const struct masterdev_pair *pair)
 {
-	return !pair->error && pair->tx->ring && pair->rx->ring &&
-	       pair->tx->queued && pair->rx->queued;
+	return !pair->error && pair->tx->ring && pair->tx->queued &&
+	       (!pair->rx->open || (pair->rx->ring && pair->rx->queued));
 }
 
 /**
@@ -145,19 +188,15 @@ void masterdev_loop_work(struct work_struct *work)
 
 	mutex_lock(&pair->lock);
 	while (masterdev_loop_ready(pair)) {
-		ret = masterdev_loop_buffer(pair);
+		ret = masterdev_loop_next(pair);
 		if (ret) {
 			pair->error = ret;
 			dev_err(pair->rx->dev, "%s to %s stopped: %d\n",
 				pair->tx->name, pair->rx->name, ret);
-		} else {
-			pair->tx->queued--;
-			pair->tx->done++;
-			pair->rx->queued--;
-			pair->rx->done++;
 		}
-		wake_up_interruptible_all(&pair->tx->wait);
-		wake_up_interruptible_all(&pair->rx->wait);
+		/* killable waiters (close, fsync) too: not only interruptible */
+		wake_up_all(&pair->tx->wait);
+		wake_up_all(&pair->rx->wait);
 		/* readers and writers get the lock between buffers */
 		mutex_unlock(&pair->lock);
 		cond_resched();
@@ -177,6 +216,7 @@ void masterdev_loop_start(struct masterdev_iface *iface)
 {
 	struct mdma_fragment first;
 
+	lockdep_assert_held(&iface->pair->lock);
 	if (!mdma_ring_fragment(iface->ring, 0, &first))
 		iface->cursor = first.desc_dma;
 	masterdev_loop_kick(iface->pair);

@@ -1,0 +1,144 @@
+"""Streams as real clients use them: a transport stream played out with dd arrives whole.
+
+An MPEG-2 transport stream of 188- or 204-byte packets, each with a sync
+byte, our PID and a continuity counter, is written into asitx0 by `dd` (which
+exits, and so closes, as soon as its last write returns), sometimes by two
+writers one after the other, sometimes with `conv=fsync`, while one reader
+takes asirx0 64 KiB at a time.  The stream's length is a multiple of no
+buffer size, so every writer leaves a partial last buffer: close and fsync
+must send it.  The checker wants every byte once, in order, and no blocked
+read holding bytes that were delivered.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import subprocess
+import threading
+
+import pytest
+
+from pyharness import masterdev as md
+
+READ_SIZE = 64 << 10
+QUIET = 5.0  # seconds without a byte that end the reader
+PID = 0x0ABC
+
+
+def ts_packets(count: int, size: int, first: int = 0) -> bytes:
+    """count packets of size bytes: sync 0x47, PID, continuity counter from
+    first, the packet's number in its payload."""
+    out = bytearray()
+    for n in range(first, first + count):
+        header = bytes((0x47, 0x40 | PID >> 8, PID & 0xFF, 0x10 | n % 16))
+        payload = n.to_bytes(4, "big") * ((size - 4) // 4)
+        out += header + payload + bytes(size - 4 - len(payload))
+    return bytes(out)
+
+
+def first_error(data: bytes, size: int, count: int) -> str | None:
+    """Where the stream stops being count packets in order, or None."""
+    if len(data) != count * size:
+        return f"{len(data)} bytes, expected {count * size}"
+    for n in range(count):
+        packet = data[n * size : (n + 1) * size]
+        if packet[0] != 0x47 or packet[3] & 0x0F != n % 16 or packet[4:8] != n.to_bytes(4, "big"):
+            return f"packet {n} (byte {n * size}) is wrong: {packet[:8].hex()}"
+    return None
+
+
+class Reader(threading.Thread):
+    """Reads a receiver 64 KiB at a time until `want` bytes or QUIET seconds
+    without one; every read must return what is ready, never block on it."""
+
+    def __init__(self, fd: int, want: int) -> None:
+        super().__init__(daemon=True)
+        self.fd, self.want = fd, want
+        self.chunks: list[bytes] = []
+        self.received = 0
+
+    def run(self) -> None:
+        while self.received < self.want:
+            if not select.select([self.fd], [], [], QUIET)[0]:
+                return
+            chunk = os.read(self.fd, READ_SIZE)
+            self.chunks.append(chunk)
+            self.received += len(chunk)
+
+    def data(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+def dd(data: bytes, *args: str) -> None:
+    """dd from a pipe into asitx0: it exits, and closes, after its last write;
+    a close that waited forever would fail the test, not hang the run."""
+    argv = ["dd", "of=/dev/asitx0", "iflag=fullblock", *args, "status=none"]
+    done = subprocess.run(argv, input=data, capture_output=True, check=False, timeout=300)
+    assert done.returncode == 0, done.stderr.decode()
+
+
+def play(writers: list[tuple[int, tuple[str, ...]]], size: int) -> str | None:
+    """Each writer plays its share of one stream with dd and its flags, one
+    after the other, into one open reader; the checker's verdict."""
+    total = sum(count for count, _ in writers)
+    with md.opened("asirx0") as rx:
+        reader = Reader(rx, total * size)
+        reader.start()
+        first = 0
+        for count, flags in writers:
+            dd(ts_packets(count, size, first), *flags)
+            first += count
+        reader.join(QUIET + 120)
+        assert not reader.is_alive(), f"the reader is stuck at {reader.received} bytes"
+    return first_error(reader.data(), size, total)
+
+
+# (buffers, bufsize, packets per writer): geometries of the issue; bufsize 1
+# moves a byte per buffer, so it carries a short stream.
+GEOMETRIES = [
+    (1000, 9588, 5003),
+    (10000, 1316, 5003),
+    (64, 1316, 1201),
+    (16, 4096, 777),
+    (64, 1, 3),
+]
+
+
+@pytest.mark.usefixtures("masterdev_state")
+@pytest.mark.parametrize("size", [188, 204])
+@pytest.mark.parametrize(
+    ("buffers", "bufsize", "count"), GEOMETRIES, ids=[f"{b}x{s}" for b, s, _ in GEOMETRIES]
+)
+def test_dd_playouts_arrive_whole(buffers: int, bufsize: int, count: int, size: int) -> None:
+    """Back-to-back writers with several block sizes, one with conv=fsync."""
+    md.set_pair("asi", buffers, bufsize)
+    dropped = md.dropped("asitx0")
+    writers = [(count, ("bs=64k",)), (count // 2 + 1, ("bs=1316", "conv=fsync")), (7, ("bs=4096",))]
+    assert play(writers, size) is None
+    assert md.dropped("asitx0") == dropped  # a reader was there for all of it
+
+
+@pytest.mark.usefixtures("masterdev_state")
+def test_without_a_receiver_close_drops_and_counts_but_never_waits() -> None:
+    md.set_pair("asi", 16, 4096)
+    dropped = md.dropped("asitx0")
+    dd(ts_packets(1001, 188), "bs=64k")  # nobody receives: the bytes leave, as on an open cable
+    assert md.dropped("asitx0") == dropped + 1001 * 188
+
+
+@pytest.mark.usefixtures("masterdev_state")
+def test_receiver_fsync_discards_what_is_queued() -> None:
+    md.set_pair("asi", 8, 1000)
+    with md.opened("asirx0", os.O_RDWR | os.O_NONBLOCK) as rx:
+        with md.opened("asitx0") as tx:
+            os.write(tx, b"a" * 2500)  # two whole buffers and half a third: close sends all
+        md.wait_ready(rx, select.POLLIN)
+        assert os.read(rx, 10) == b"a" * 10
+        os.fsync(rx)  # the rest of this buffer and the two after it are discarded
+        with pytest.raises(BlockingIOError):
+            os.read(rx, READ_SIZE)
+        with md.opened("asitx0") as tx:
+            os.write(tx, b"b" * 300)
+        md.wait_ready(rx, select.POLLIN)
+        assert os.read(rx, READ_SIZE) == b"b" * 300  # the new stream, clean

@@ -57,7 +57,7 @@ def _positive(text: str) -> int:
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m pyharness", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
-    lay = commands.add_parser("layout", help="the ring layout model of the design, section 2")
+    lay = commands.add_parser("layout", help="the ring layout model of docs/design.md, section 2")
     lay.add_argument("--buffers", type=_positive, required=True, help="number of buffers")
     lay.add_argument("--bufsize", type=_positive, required=True, help="bytes per buffer")
     lay.add_argument("--tails", choices=("packed", "own-page"), default="packed")

@@ -1,5 +1,8 @@
 """Judge a kernel log: any oops, BUG, WARNING, sanitizer, leak, lockdep, hung task
-or DMAR fault report fails the run, and the excerpt is printed.
+or DMAR fault report fails the run, and the excerpt is printed.  Records of
+/dev/kmsg carry their level, and there any message at err level or worse
+(emerg, alert, crit, err) is a finding of kind "error" too, such as
+dma_pool_destroy()'s "busy" when a pool is destroyed with blocks in use.
 
 It reads the serial console of a boot (lines with a ``[ seconds]`` stamp; the
 guest command's own output has none) or records of /dev/kmsg.  Each VM test
@@ -47,6 +50,9 @@ RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     )
 )
 
+ERROR = "error"  # a message at LOGLEVEL_ERR or worse that no rule above names
+LOGLEVEL_ERR = 3
+
 # Kernel taint flags, bit number -> letter (include/linux/panic.h).
 TAINT_LETTERS = "PFSRMBUDAWCIOELKXTN"
 TAINT_OOT_MODULE = 1 << 12  # O: out-of-tree module loaded
@@ -64,6 +70,7 @@ class LogLine:
     number: int
     seconds: float
     text: str
+    level: int | None = None  # syslog level of a /dev/kmsg record; None on a console
 
     def render(self) -> str:
         # No brackets: an excerpt echoed on the console must not be judged again.
@@ -137,14 +144,17 @@ def parse_kmsg(records: Iterable[str]) -> list[LogLine]:
         if not sep or len(fields) < 3 or not fields[1].isdigit():
             continue
         first = text.split("\n", 1)[0]
-        lines.append(LogLine(int(fields[1]), int(fields[2]) / 1e6, first.rstrip()))
+        level = int(fields[0]) & 7 if fields[0].isdigit() else None
+        lines.append(LogLine(int(fields[1]), int(fields[2]) / 1e6, first.rstrip(), level))
     return lines
 
 
-def classify(text: str) -> str | None:
+def classify(text: str, level: int | None = None) -> str | None:
     for kind, pattern in RULES:
         if pattern.search(text):
             return kind
+    if level is not None and level <= LOGLEVEL_ERR:
+        return ERROR
     return None
 
 
@@ -160,11 +170,12 @@ def judge(lines: list[LogLine]) -> Verdict:
         if line.text.startswith(END):
             section, expected = None, frozenset()
             continue
-        kind = classify(line.text)
+        kind = classify(line.text, line.level)
         if kind is None:
             continue
         finding = Finding(kind, line, section)
-        excusable = kind in expected or (kind == "Call Trace" and bool(expected))
+        # a declared report brings its call trace; an expected error message does not
+        excusable = kind in expected or (kind == "Call Trace" and bool(expected - {ERROR}))
         (verdict.excused if excusable else verdict.findings).append(finding)
     return verdict
 

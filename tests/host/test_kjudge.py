@@ -92,6 +92,37 @@ def test_kmsg_records_are_parsed() -> None:
     ]
 
 
+def kmsg(*records: tuple[int, str]) -> list[kjudge.LogLine]:
+    return kjudge.parse_kmsg(
+        f"{prio},{n},{n * 1000},-;{text}\n" for n, (prio, text) in enumerate(records)
+    )
+
+
+def test_messages_at_err_level_are_findings_in_kmsg() -> None:
+    """dma_pool_destroy() reports a busy pool with dev_err and leaks: no rule
+    names it, its level does.  Levels below err (warn, info) are not findings."""
+    busy = "mdma asitx0: dma_pool_destroy asitx0 busy"
+    lines = kmsg((3, busy), (4, "allocator: free of 0x1000 by x refused"), (6, "loaded"))
+    assert [line.level for line in lines] == [3, 4, 6]
+    verdict = kjudge.judge(lines)
+    assert verdict.kinds() == [kjudge.ERROR]
+    assert verdict.findings[0].line.text == busy
+    assert kjudge.judge(kmsg((2 + 8, "crit from a facility"))).kinds() == [kjudge.ERROR]
+    assert kjudge.judge(kjudge.parse_console(f"[    1.0] {busy}\n")).ok  # a console has no levels
+
+
+def test_an_expected_error_is_excused_but_not_a_call_trace() -> None:
+    lines = kmsg(
+        (6, kjudge.begin_marker("t", ["error"])),
+        (3, "allocator: allocator_step=0: must be at least 1 (MiB)"),
+        (4, "Call Trace:"),
+        (6, kjudge.end_marker("t")),
+    )
+    verdict = kjudge.judge(lines)
+    assert [f.kind for f in verdict.excused] == [kjudge.ERROR]
+    assert verdict.kinds() == ["Call Trace"]
+
+
 def test_excerpt_is_not_judged_again() -> None:
     verdict = verdict_of("oops.log")
     assert kjudge.parse_console(verdict.report()) == []

@@ -2,9 +2,9 @@
 
 Every test is judged by the kernel log: the autouse fixture brackets it with
 markers in /dev/kmsg, reads what the kernel said meanwhile and fails the test
-on any report (oops, BUG, WARNING, KASAN...) or new taint beyond O/E.  A
-test that provokes a report on purpose says so with
-``@pytest.mark.kernel_expect("WARNING")``.
+on any report (oops, BUG, WARNING, KASAN...), any message at err level or
+worse, or new taint beyond O/E.  A test that provokes a report on purpose
+says so with ``@pytest.mark.kernel_expect("WARNING")`` (or ``"error"``).
 """
 
 from __future__ import annotations

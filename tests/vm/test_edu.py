@@ -80,6 +80,7 @@ def test_edu_check(iface: str, buffers: int, bufsize: int) -> None:
     figures.record(f"edu check {iface} {buffers}x{bufsize}", check.checked, "fragments")
 
 
+@pytest.mark.kernel_expect("error")  # its pr_err/dev_err is the point
 @pytest.mark.parametrize("iface", ["asitx0", "asirx0"])
 def test_a_corrupted_descriptor_fails_the_edu_check(iface: str) -> None:
     md.set_geometry(iface, 8, 8192)  # 16 whole pages, all checked

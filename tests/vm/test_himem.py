@@ -308,6 +308,7 @@ def test_linked_build_alone(module_paths: dict[str, Path], kernel_log_judge: gue
 
 @needs_himem
 @pytest.mark.parametrize("first, second", [("allocator", "himemlink"), ("himemlink", "allocator")])
+@pytest.mark.kernel_expect("error")  # its pr_err/dev_err is the point
 def test_the_two_builds_exclude_each_other(
     module_paths: dict[str, Path], kernel_log_judge: guestkit.Kmsg, first: str, second: str
 ) -> None:
@@ -356,6 +357,7 @@ def test_negative_allocator_himem_loads_disabled(module_paths: dict[str, Path]) 
             assert refused.value.errno == errno.ENOMEM
 
 
+@pytest.mark.kernel_expect("error")  # its pr_err/dev_err is the point
 @needs_himem
 def test_zero_step_is_invalid(
     module_paths: dict[str, Path], kernel_log_judge: guestkit.Kmsg
@@ -366,6 +368,7 @@ def test_zero_step_is_invalid(
     assert "allocator: allocator_step=0: must be at least 1 (MiB)" in _texts(kernel_log_judge)
 
 
+@pytest.mark.kernel_expect("error")  # its pr_err/dev_err is the point
 @pytest.mark.skipif(HIMEM, reason="needs a kernel booted without mem=")
 def test_without_mem_the_allocator_refuses_to_load(
     module_paths: dict[str, Path], kernel_log_judge: guestkit.Kmsg

@@ -438,6 +438,13 @@ def test_door_is_for_root_with_rawio(door: himem.Door) -> None:
     code = f"import os; os.setuid(65534); os.open({str(himem.DEV)!r}, os.O_RDWR)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode != 0 and "PermissionError" in done.stderr, done.stderr
+    # root without exactly CAP_SYS_RAWIO (the file's mode lets root in)
+    no_rawio = ("setpriv", "--inh-caps=-sys_rawio", "--bounding-set=-sys_rawio")
+    code = f"import os; os.open({str(himem.DEV)!r}, os.O_RDWR)"
+    done = subprocess.run(
+        [*no_rawio, sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert done.returncode != 0 and "PermissionError" in done.stderr, done.stderr
     assert os.stat(himem.DEV).st_mode & 0o777 == 0o600
 
 

@@ -122,8 +122,9 @@ UNPRIVILEGED = """
 import os, sys
 from pyroute2.netlink.exceptions import NetlinkError
 from pyharness import netlink, uapi
-uapi.load()  # read as root, then become nobody
-os.setuid(65534)
+uapi.load()  # read as root, then become nobody (unless told to stay root)
+if sys.argv[2] == "nobody":
+    os.setuid(65534)
 sock = netlink.MasterDmaSocket(sys.argv[1])
 codes = []
 for call in (sock.totals, sock.subscribe):
@@ -136,9 +137,14 @@ print(codes)
 """
 
 
-def _as_nobody(family: str) -> list[int]:
+# root with CAP_NET_ADMIN dropped from every set, by setpriv
+WITHOUT_NET_ADMIN = ("setpriv", "--inh-caps=-net_admin", "--bounding-set=-net_admin")
+
+
+def _as_nobody(family: str, *prefix: str) -> list[int]:
+    who = "root" if prefix else "nobody"
     done = subprocess.run(
-        [sys.executable, "-c", UNPRIVILEGED, family],
+        [*prefix, sys.executable, "-c", UNPRIVILEGED, family, who],
         capture_output=True,
         text=True,
         check=True,
@@ -149,6 +155,11 @@ def _as_nobody(family: str) -> list[int]:
 
 def test_unprivileged_users_get_eperm() -> None:
     assert _as_nobody("mdma") == [errno.EPERM, errno.EPERM]
+
+
+def test_root_without_cap_net_admin_gets_eperm() -> None:
+    """Exactly the capability the family checks: root without it is refused."""
+    assert _as_nobody("mdma", *WITHOUT_NET_ADMIN) == [errno.EPERM, errno.EPERM]
 
 
 @pytest.mark.usefixtures("masterdev_state")
@@ -214,6 +225,7 @@ def test_region_dump_agrees_with_debugfs(door: himem.Door, module_paths: dict[st
         assert totals[key] == summary[key], key
     assert totals["enabled"] == 1
     assert _as_nobody("allocator") == [errno.EPERM, errno.EPERM]
+    assert _as_nobody("allocator", *WITHOUT_NET_ADMIN) == [errno.EPERM, errno.EPERM]
 
 
 @needs_himem

@@ -631,6 +631,11 @@ static int allocator_no_room(u64 mem, u64 base)
 		       mem);
 		return -ENOMEM;
 	}
+	if (base != mem && !compat_firmware_ram(base, PAGE_SIZE)) {
+		pr_err("the RAM above mem= (%#llx) all lies under x86's RAM buffer, up to the next 64 MiB: boot with mem= a multiple of 64 MiB, or lower\n",
+		       mem);
+		return -ENOMEM;
+	}
 	pr_err("the RAM at %#llx above mem= is already claimed, see /proc/iomem: by another allocator (allocator.ko or a driver with it linked in), or by firmware\n",
 	       base);
 	return -EBUSY;

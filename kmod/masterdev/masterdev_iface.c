@@ -116,8 +116,10 @@ static ssize_t dma_device_show(struct device *dev, struct device_attribute *attr
 	ssize_t ret;
 
 	mutex_lock(&iface->pair->lock);
-	dma_dev = iface->dma_dev ? get_device(iface->dma_dev) :
-		  masterdev_dma_device();
+	if (iface->dma_dev)
+		dma_dev = get_device(iface->dma_dev);
+	else	/* open with its device gone: none, until closed */
+		dma_dev = iface->open ? NULL : masterdev_dma_device();
 	mutex_unlock(&iface->pair->lock);
 	ret = sysfs_emit(buf, "%s\n", dma_dev ? dev_name(dma_dev) : "none");
 	put_device(dma_dev);
@@ -174,12 +176,18 @@ static int masterdev_open(struct inode *inode, struct file *file)
 		.ops = iface->ops,
 		.name = iface->name,
 	};
-	struct device *dev = masterdev_dma_device();
+	struct device *dev;
 	struct mdma_ring *ring;
 	int ret = 0;
 
-	/* the device's reference goes to the ring, or back on failure */
+	/*
+	 * The device is taken under the pair's lock: a removal of it either
+	 * came first (the next device serves) or waits in masterdev_pair_stop()
+	 * for this open and then releases its ring.  Its reference goes to the
+	 * ring, or back on failure.
+	 */
 	mutex_lock(&iface->pair->lock);
+	dev = masterdev_dma_device();
 	if (iface->open || peer->checking) {
 		ret = -EBUSY;
 		goto unlock;

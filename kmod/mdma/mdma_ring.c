@@ -214,7 +214,9 @@ static int mdma_descs_alloc(struct mdma_ring *ring)
 		return -ENOMEM;
 	while (ring->nr_descs < ring->pointers) {
 		slot = (struct mdma_desc_slot *)ring->descs.mem + ring->nr_descs;
-		slot->cpu = dma_pool_zalloc(ring->pool, GFP_KERNEL, &slot->dma);
+		/* a device that cannot be served gets -ENOMEM, not a splat */
+		slot->cpu = dma_pool_zalloc(ring->pool, GFP_KERNEL | __GFP_NOWARN,
+					    &slot->dma);
 		if (!slot->cpu)
 			return -ENOMEM;
 		ring->nr_descs++;

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from pyharness import guestkit, kjudge
 from pyharness import masterdev as md
+from pyharness.guest import Plan
 
 EDU = ("0x1234", "0x11e8")
 
@@ -36,26 +38,45 @@ def test_edu_device_is_present() -> None:
     assert len(found) == 1
 
 
-def _reload(ko: Path, *params: str) -> None:
-    removed = guestkit.rmmod("masterdev")
-    assert removed.ok, removed.output
-    inserted = guestkit.insmod(ko, *params)
-    assert inserted.ok, inserted.output
+Reload = Callable[..., None]
 
 
-def test_reload_is_clean(module_paths: dict[str, Path], kernel_log_judge: guestkit.Kmsg) -> None:
-    _reload(module_paths["masterdev"])
+@pytest.fixture
+def boot_params(plan: Plan) -> tuple[str, ...]:
+    """masterdev's parameters of this profile (edu_dma_bits=32 in users and himem)."""
+    return next(spec.params for spec in plan.modules if spec.name == "masterdev")
+
+
+@pytest.fixture
+def reload(module_paths: dict[str, Path], boot_params: tuple[str, ...]) -> Reload:
+    """Unload masterdev and load it again with the profile's parameters and
+    these extra ones, so that the tests after it run as the profile says."""
+
+    def reload_with(*extra: str) -> None:
+        removed = guestkit.rmmod("masterdev")
+        assert removed.ok, removed.output
+        inserted = guestkit.insmod(module_paths["masterdev"], *boot_params, *extra)
+        assert inserted.ok, inserted.output
+
+    return reload_with
+
+
+def test_reload_is_clean(
+    reload: Reload, boot_params: tuple[str, ...], kernel_log_judge: guestkit.Kmsg
+) -> None:
+    reload()
     texts = [line.text for line in kjudge.parse_kmsg(kernel_log_judge.read())]
     assert "masterdev: unloaded" in texts
     assert "masterdev: loaded" in texts
+    bits = dict(param.split("=") for param in boot_params).get("edu_dma_bits", "28")
+    assert str(md.edu_dma_bits()) == bits  # the profile's device, as at boot
 
 
 @pytest.mark.usefixtures("masterdev_state")
-def test_without_edu_rings_go_to_the_platform_device(module_paths: dict[str, Path]) -> None:
+def test_without_edu_rings_go_to_the_platform_device(reload: Reload) -> None:
     """As on a machine without edu: the card is the platform device, the
     bus-address engine still loops transmit to receive."""
-    ko = module_paths["masterdev"]
-    _reload(ko, "edu=0")
+    reload("edu=0")
     try:
         assert md.edu_device() is None
         assert md.dma_device("asitx0") == "masterdev"
@@ -65,7 +86,7 @@ def test_without_edu_rings_go_to_the_platform_device(module_paths: dict[str, Pat
             assert os.write(tx, data) == len(data)
             got = b"".join(os.read(rx, 1316) for _ in range(16))
     finally:
-        _reload(ko)
+        reload()
     assert got == data
     assert md.edu_device() is not None
 
@@ -79,15 +100,12 @@ def ram_above_4g() -> bool:
 
 
 @pytest.mark.usefixtures("masterdev_state")
-def test_a_64_bit_card_keeps_its_32_bit_descriptors_below_4_gib(
-    module_paths: dict[str, Path],
-) -> None:
+def test_a_64_bit_card_keeps_its_32_bit_descriptors_below_4_gib(reload: Reload) -> None:
     """PLX 9080 descriptors hold 32 bits: whatever the card's mask, an SDI ring
     lies below 4 GiB; the 64-bit Linear Systems format may use any page."""
     if not ram_above_4g():
         pytest.skip("no RAM above 4 GiB in this profile")
-    ko = module_paths["masterdev"]
-    _reload(ko, "edu=0", "card_dma_bits=64")
+    reload("edu=0", "card_dma_bits=64")
     try:
         md.set_geometry("sditx0", 3000, 9588)  # 9000 pages: more than the low RAM's share
         with md.opened("sditx0"):
@@ -97,7 +115,7 @@ def test_a_64_bit_card_keeps_its_32_bit_descriptors_below_4_gib(
         with md.opened("asitx0"):
             asi = md.summary("asitx0")
     finally:
-        _reload(ko)
+        reload()
     assert sdi["dma_limit"] == (1 << 32) - 1
     assert sdi["pages_normal"] == 0
     assert max(f.dma + f.length for f in frags) <= 1 << 32
@@ -106,7 +124,9 @@ def test_a_64_bit_card_keeps_its_32_bit_descriptors_below_4_gib(
 
 
 @pytest.mark.kernel_expect("error")  # its pr_err/dev_err is the point
-def test_a_bad_card_mask_is_refused(module_paths: dict[str, Path]) -> None:
+def test_a_bad_card_mask_is_refused(
+    module_paths: dict[str, Path], boot_params: tuple[str, ...]
+) -> None:
     removed = guestkit.rmmod("masterdev")
     assert removed.ok, removed.output
     try:
@@ -114,19 +134,16 @@ def test_a_bad_card_mask_is_refused(module_paths: dict[str, Path]) -> None:
         assert not refused.ok
         assert "Invalid parameters" in refused.output  # kmod's words for EINVAL
     finally:
-        inserted = guestkit.insmod(module_paths["masterdev"])
+        inserted = guestkit.insmod(module_paths["masterdev"], *boot_params)
         assert inserted.ok, inserted.output
 
 
 @pytest.mark.kernel_expect("WARNING")
-def test_warn_knob_is_caught_by_the_judge(
-    module_paths: dict[str, Path], kernel_log_judge: guestkit.Kmsg
-) -> None:
-    ko = module_paths["masterdev"]
-    _reload(ko, "inject_warn=1")
+def test_warn_knob_is_caught_by_the_judge(reload: Reload, kernel_log_judge: guestkit.Kmsg) -> None:
+    reload("inject_warn=1")
     lines = kjudge.parse_kmsg(kernel_log_judge.read())
     verdict = kjudge.judge(kjudge.strip_markers(lines))
-    _reload(ko)
+    reload()
     assert "WARNING" in verdict.kinds(), verdict.report()
     warnings = [f.line.text for f in verdict.findings if f.kind == "WARNING"]
     assert any("[masterdev]" in text for text in warnings), warnings

@@ -255,9 +255,9 @@ bool masterdev_pair_stop(struct masterdev_pair *pair, struct device *dev)
 	if (found)
 		pair->error = -ENODEV;
 	mutex_unlock(&pair->lock);
-	if (found) {
-		wake_up_interruptible_all(&pair->tx->wait);
-		wake_up_interruptible_all(&pair->rx->wait);
+	if (found) {	/* a closing transmitter waits killable: wake all */
+		wake_up_all(&pair->tx->wait);
+		wake_up_all(&pair->rx->wait);
 	}
 	return found;
 }
@@ -472,21 +472,23 @@ static void masterdev_discard(struct masterdev_iface *rx)
 
 /*
  * The last close of a transmitter sends everything first (see
- * masterdev_flush()); a killed one drops what is left, counted in
- * "dropped" and said once.
+ * masterdev_flush()); one killed meanwhile, or whose engine stopped, drops
+ * what is left, counted in "dropped" and said once.
  */
 static int masterdev_release(struct inode *inode, struct file *file)
 {
 	struct masterdev_iface *iface = file->private_data;
 	u64 lost;
+	int ret;
 
 	mutex_lock(&iface->pair->lock);
-	if (iface->dir == DMA_TO_DEVICE && iface->ring &&
-	    masterdev_flush(iface) == -ERESTARTSYS) {
-		lost = masterdev_queued_bytes(iface);
+	if (iface->dir == DMA_TO_DEVICE && iface->ring) {
+		ret = masterdev_flush(iface);
+		lost = ret ? masterdev_queued_bytes(iface) : 0;
 		iface->dropped += lost;
-		dev_info(iface->dev, "killed while closing: %llu bytes not sent\n",
-			 lost);
+		if (lost)
+			dev_info(iface->dev, "closed with %llu bytes not sent (%s)\n",
+				 lost, ret == -ERESTARTSYS ? "killed" : "engine stopped");
 	}
 	mdma_ring_free(iface->ring);
 	iface->ring = NULL;

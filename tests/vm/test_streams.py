@@ -15,7 +15,9 @@ from __future__ import annotations
 import os
 import select
 import subprocess
+import sys
 import threading
+import time
 
 import pytest
 
@@ -142,3 +144,30 @@ def test_receiver_fsync_discards_what_is_queued() -> None:
             os.write(tx, b"b" * 300)
         md.wait_ready(rx, select.POLLIN)
         assert os.read(rx, READ_SIZE) == b"b" * 300  # the new stream, clean
+
+
+WRITE_THEN_CLOSE = """
+import os
+fd = os.open("/dev/asitx0", os.O_RDWR)
+os.write(fd, bytes(8000))
+print("written", flush=True)
+os.close(fd)
+"""
+
+
+@pytest.mark.usefixtures("masterdev_state")
+def test_a_close_killed_while_it_waits_drops_and_counts() -> None:
+    """A receiver that never reads holds the transmitter's close back (the
+    cable is flow-controlled); SIGKILL ends that wait, and the bytes given
+    up are counted in dropped."""
+    md.set_pair("asi", 4, 1000)
+    dropped = md.dropped("asitx0")
+    with md.opened("asirx0"):  # its 4 buffers fill and are never read
+        child = subprocess.Popen([sys.executable, "-c", WRITE_THEN_CLOSE], stdout=subprocess.PIPE)
+        assert child.stdout is not None
+        assert child.stdout.readline() == b"written\n"  # 4 buffers arrived, 4 queued
+        time.sleep(1.0)
+        assert child.poll() is None, "close returned with bytes queued and a receiver open"
+        child.kill()
+        child.wait(30)
+    assert md.dropped("asitx0") == dropped + 4000

@@ -483,7 +483,7 @@ static void allocator_reclaim(struct module *mod)
 
 	spin_lock_irqsave(&allocator.lock, flags);
 	owner = allocator_owner_find(mod);
-	if (!owner || owner->mod != mod) {
+	if (!owner || owner == &allocator_self || owner->mod != mod) {
 		spin_unlock_irqrestore(&allocator.lock, flags);
 		return;
 	}

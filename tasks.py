@@ -33,7 +33,7 @@ def _harness_errors() -> Iterator[None]:
 
 @task(help={"kernel": KERNEL_HELP})
 def setup(c: Context, kernel: str = kernels.DEFAULT_KERNEL) -> None:
-    """Fetch what the other tasks need: the kernel and checkpatch (host packages: make setup)."""
+    """Fetch the kernel and checkpatch the other tasks need (host packages: make bootstrap)."""
     with _harness_errors():
         tree = kernels.resolve(kernel, PATHS)
         scripts = lint.kernel_scripts(PATHS)

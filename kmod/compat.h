@@ -9,6 +9,7 @@
 #define MASTERDMA_COMPAT_H
 
 #include <linux/dma-mapping.h>
+#include <linux/iommu.h>
 #include <linux/mm.h>
 #include <linux/mmzone.h>
 #include <linux/vmstat.h>
@@ -114,6 +115,18 @@ static inline unsigned long compat_free_pages_upto(enum zone_type highest)
 			free += zone_page_state(&NODE_DATA(nid)->node_zones[z],
 						NR_FREE_PAGES);
 	return free;
+}
+
+/*
+ * Does an IOMMU translate @dev's bus addresses?  A paging domain (the DMA
+ * API's own, or one a driver manages) does, and then any page is in reach;
+ * an identity (passthrough) domain, or none, leaves them physical.
+ */
+static inline bool compat_iommu_translates(struct device *dev)
+{
+	struct iommu_domain *domain = iommu_get_domain_for_dev(dev);
+
+	return domain && (domain->type & __IOMMU_DOMAIN_PAGING);
 }
 
 #endif /* MASTERDMA_COMPAT_H */

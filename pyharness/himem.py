@@ -175,6 +175,12 @@ def iomem() -> list[IomemEntry]:
     return parse_iomem(IOMEM.read_text())
 
 
+def ram_above(address: int) -> bool:
+    """Whether the kernel manages RAM at or above address (System RAM in
+    /proc/iomem ending there or higher), e.g. above 4 GiB."""
+    return any(e.end >= address for e in iomem() if e.name == "System RAM")
+
+
 def firmware_ram() -> list[tuple[int, int]]:
     """RAM ranges [start, stop) of the firmware's map, as it was before mem=."""
     ranges = []

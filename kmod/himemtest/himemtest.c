@@ -16,7 +16,6 @@
 #include <linux/capability.h>
 #include <linux/dma-mapping.h>
 #include <linux/fs.h>
-#include <linux/iommu.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -164,11 +163,8 @@ static int himem_ioctl_list(struct master_dma_himem_list __user *arg)
 /* Can @dev reach [@phys, @phys + @len) without an IOMMU's help? */
 static bool himem_edu_reaches(struct device *dev, phys_addr_t phys, u32 len)
 {
-	struct iommu_domain *domain = iommu_get_domain_for_dev(dev);
-
-	if (domain && (domain->type & __IOMMU_DOMAIN_PAGING))
-		return true;
-	return phys + len - 1 <= dma_get_mask(dev);
+	return compat_iommu_translates(dev) ||
+	       phys + len - 1 <= dma_get_mask(dev);
 }
 
 static int himem_edu_transfer(struct master_dma_himem_edu *req, phys_addr_t phys)

@@ -20,20 +20,11 @@
  */
 #include <linux/dma-direct.h>
 #include <linux/dma-mapping.h>
-#include <linux/iommu.h>
 #include <linux/minmax.h>
 #include <linux/sched.h>
 
 #include "compat.h"
 #include "mdma_internal.h"
-
-/* A translating IOMMU domain: bus addresses are IOVAs, not physical. */
-static bool mdma_translated(struct device *dev)
-{
-	struct iommu_domain *domain = iommu_get_domain_for_dev(dev);
-
-	return domain && (domain->type & __IOMMU_DOMAIN_PAGING);
-}
 
 /**
  * mdma_reach_init() - the ring's bus address limit and first zone
@@ -45,7 +36,7 @@ void mdma_reach_init(struct mdma_ring *ring)
 	u64 limit = min_not_zero(dma_get_mask(dev), dev->bus_dma_limit);
 
 	ring->dma_limit = min_t(u64, limit, DMA_BIT_MASK(ring->ops->addr_bits));
-	ring->iommu = mdma_translated(dev);
+	ring->iommu = compat_iommu_translates(dev);
 	if (ring->iommu || ring->dma_limit > DMA_BIT_MASK(32))
 		ring->zone = MASTER_DMA_ZONE_NORMAL;
 	else if (ring->dma_limit > COMPAT_ZONE_DMA_LIMIT)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pyharness import guestkit, kjudge
+from pyharness import guestkit, himem, kjudge
 from pyharness import masterdev as md
 from pyharness.guest import Plan
 
@@ -91,19 +91,11 @@ def test_without_edu_rings_go_to_the_platform_device(reload: Reload) -> None:
     assert md.edu_device() is not None
 
 
-def ram_above_4g() -> bool:
-    return any(
-        int(line.split("-")[1].split()[0], 16) >= 1 << 32
-        for line in Path("/proc/iomem").read_text().splitlines()
-        if line.endswith(": System RAM")
-    )
-
-
 @pytest.mark.usefixtures("masterdev_state")
 def test_a_64_bit_card_keeps_its_32_bit_descriptors_below_4_gib(reload: Reload) -> None:
     """PLX 9080 descriptors hold 32 bits: whatever the card's mask, an SDI ring
     lies below 4 GiB; the 64-bit Linear Systems format may use any page."""
-    if not ram_above_4g():
+    if not himem.ram_above(1 << 32):
         pytest.skip("no RAM above 4 GiB in this profile")
     reload("edu=0", "card_dma_bits=64")
     try:

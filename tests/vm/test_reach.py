@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from pyharness import figures
+from pyharness import figures, himem
 from pyharness import masterdev as md
 
 NONE_FAILED = (1 << 64) - 1
@@ -39,14 +39,6 @@ def mem_total() -> int:
         if line.startswith("MemTotal:"):
             return int(line.split()[1]) * 1024
     raise AssertionError("no MemTotal in /proc/meminfo")
-
-
-def ram_above_4g() -> bool:
-    return any(
-        int(line.split("-")[1].split()[0], 16) >= 1 << 32
-        for line in Path("/proc/iomem").read_text().splitlines()
-        if line.endswith(": System RAM")
-    )
 
 
 def check_reached(iface: str) -> dict[str, int | str]:
@@ -130,7 +122,7 @@ def test_a_ring_of_more_descriptors_than_reachable_memory_fails_quietly() -> Non
     judge fails a Call Trace).  Only where the device reaches part of the
     RAM below 4 GiB and nothing else (the partial profile): elsewhere the ring
     opens, and freeing 2**20 descriptors one by one is issue 18's slow case."""
-    if md.behind_iommu() or md.ring_limit("asitx0") >= mem_total() or ram_above_4g():
+    if md.behind_iommu() or md.ring_limit("asitx0") >= mem_total() or himem.ram_above(1 << 32):
         pytest.skip("the coherent memory of this profile holds the descriptors")
     md.set_geometry("asitx0", 1 << 20, 1)
     pages = md.stats()["pages"]

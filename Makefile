@@ -1,23 +1,26 @@
 # masterdma top-level Makefile.
 #
 #   make            build the modules against the running kernel (KDIR=... for another)
-#   make vm-test    set everything up, then build, boot QEMU, load, verify, report
-#   make test       set everything up, then host tests + lint + VM tests
-#   make lint       set everything up, then ruff, mypy, checkpatch, kernel-doc, sparse
-#   make clean      remove module objects and build/
+#   make bootstrap  install the missing host packages and the Python venv (.venv)
+#   make vm-test    bootstrap, then build, boot QEMU, load, verify, report
+#   make test       bootstrap, then host tests + lint + VM tests
+#   make lint       bootstrap, then ruff, mypy, checkpatch, kernel-doc, sparse
+#   make clean      remove the module objects (kmod/) and build/
 #
 # Extra invoke flags: make vm-test ARGS="--kernel 6.12 --profile iommu"
+# Works from any directory: make -f /path/to/masterdma/Makefile test
 
-INVOKE := .venv/bin/invoke
+ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+INVOKE := cd $(ROOT) && .venv/bin/invoke
 ARGS ?=
 
 all: modules
 
 modules:
-	$(MAKE) -C kmod
+	$(MAKE) -C $(ROOT)/kmod
 
 bootstrap:
-	./scripts/bootstrap.sh
+	$(ROOT)/scripts/bootstrap.sh
 
 vm-test: bootstrap
 	$(INVOKE) vm-test $(ARGS)
@@ -29,7 +32,7 @@ lint: bootstrap
 	$(INVOKE) lint $(ARGS)
 
 clean:
-	-$(MAKE) -C kmod clean 2>/dev/null
-	rm -rf build
+	$(MAKE) -C $(ROOT)/kmod clean
+	rm -rf $(ROOT)/build
 
 .PHONY: all modules bootstrap vm-test test lint clean

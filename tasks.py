@@ -5,11 +5,11 @@ from __future__ import annotations
 import functools
 import shutil
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from invoke import Collection, Context, Exit, task
+from invoke import Collection, Context, Exit, Task, task
 
 from pyharness import accel, kbuild, kernels, lint, profiles, vmtest
 from pyharness.config import Paths
@@ -17,7 +17,59 @@ from pyharness.errors import BuildError, HarnessError
 from pyharness.runner import announce, run
 
 PATHS = Paths.default()
-KERNEL_HELP = "'6.1' (default), '6.12', an exact Debian ABI, 'host', or a build tree path"
+KERNEL_HELP = "'6.1', '6.12', an exact Debian ABI such as 6.1.0-47, 'host', or a build tree path"
+
+# The only short flags, one meaning each in every task; every other flag is long only.
+SHORT_FLAGS = {"kernel": "k", "profile": "p", "list_cached": "l", "cache": "c"}
+
+
+class MasterTask(Task[Callable[..., None]]):
+    """A task whose short flags come from SHORT_FLAGS and whose help shows defaults.
+
+    Number arguments are taken as strings and checked by the task (`_seconds`), so
+    that a bad value gets one line naming it instead of invoke's traceback.
+    """
+
+    def arg_opts(self, name: str, default: Any, taken_names: set[str]) -> dict[str, Any]:
+        opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
+        if name in SHORT_FLAGS:
+            opts["names"].append(SHORT_FLAGS[name])
+        if isinstance(default, (int, float)) and not isinstance(default, bool):
+            opts["kind"] = str
+            opts["default"] = f"{default:g}"
+        if default not in (None, "", False, True) and "help" in opts:
+            opts["help"] += f" (default: {opts['default']})"
+        return opts
+
+
+def _task(**kwargs: Any) -> Callable[[Callable[..., None]], MasterTask]:
+    return task(klass=MasterTask, auto_shortflags=False, **kwargs)
+
+
+def _seconds(flag: str, text: str) -> float:
+    """A positive number of seconds from the command line, or a one-line error."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise Exit(f"error: {flag} {text!r}: give a positive number of seconds", code=2)
+    return value
+
+
+def _choice(flag: str, value: str, choices: Sequence[str]) -> str:
+    if value not in choices:
+        raise Exit(f"error: {flag} {value!r}: choose one of {', '.join(choices)}", code=2)
+    return value
+
+
+def _kernel(spec: str) -> str:
+    """Check a kernel spec before any work (apt's lists, the cache); a one-line error."""
+    try:
+        kernels.check(spec, PATHS)
+    except HarnessError as err:
+        raise Exit(f"error: --kernel {spec!r}: {err}", code=2) from err
+    return spec
 
 
 @contextmanager
@@ -31,31 +83,43 @@ def _harness_errors() -> Iterator[None]:
         raise Exit(f"error: {err}", code=1) from err
 
 
-@task(help={"kernel": KERNEL_HELP})
+@_task(help={"kernel": KERNEL_HELP})
 def setup(c: Context, kernel: str = kernels.DEFAULT_KERNEL) -> None:
-    """Fetch the kernel and checkpatch the other tasks need (host packages: make bootstrap)."""
+    """Fetch a kernel (~85 MB) and the kernel source for checkpatch (~140 MB) ahead of use.
+
+    Host packages and the venv come from `make bootstrap`.
+    """
+    _kernel(kernel)
     with _harness_errors():
         tree = kernels.resolve(kernel, PATHS)
         scripts = lint.kernel_scripts(PATHS)
     announce(f"ready: kernel {tree.release} in {tree.build_dir}; kernel scripts in {scripts}")
 
 
-@task(help={"kernel": KERNEL_HELP, "list_cached": "list the cached kernels and exit"})
+@_task(help={"kernel": KERNEL_HELP, "list_cached": "list the cached kernels and exit"})
 def kernel(c: Context, kernel: str = kernels.DEFAULT_KERNEL, list_cached: bool = False) -> None:
-    """Fetch a Debian kernel into the cache (once) and print where it is."""
+    """Fetch a Debian kernel into the cache (once, ~85 MB) and print where it is."""
     if list_cached:
-        for data in kernels.cached_kernels(PATHS):
+        cached = kernels.cached_kernels(PATHS)
+        if not cached:
+            print(f"no kernel cached in {PATHS.kernels}; `invoke kernel -k 6.1` fetches one")
+        for data in cached:
             print(f"{data['name']:<20} {data['release']:<28} {data['image']}")
         return
+    _kernel(kernel)
     with _harness_errors():
         tree = kernels.resolve(kernel, PATHS)
     for key, value in kernels.describe(tree).items():
         print(f"{key:<10} {value}")
 
 
-@task(help={"kernel": KERNEL_HELP, "sparse": "also run sparse (C=2)"})
+@_task(help={"kernel": KERNEL_HELP, "sparse": "also run sparse (C=2)"})
 def build(c: Context, kernel: str = kernels.DEFAULT_KERNEL, sparse: bool = False) -> None:
-    """Build the modules with kbuild (W=1; a warning fails) against a kernel."""
+    """Build the modules with kbuild (W=1; a warning fails) against a kernel.
+
+    Only what changed is recompiled (sources, kernel or options, as kbuild tracks them).
+    """
+    _kernel(kernel)
     with _harness_errors():
         result = kbuild.build(kernels.resolve(kernel, PATHS), PATHS, sparse=sparse)
     for name, path in result.modules.items():
@@ -71,7 +135,7 @@ VM_HELP = {
     "probe_timeout": "seconds the KVM probe may take before TCG is used",
     "inject_warn": "test only: load masterdev with inject_warn=1; the run must FAIL",
     "show_kernel": "echo the kernel console, not only the guest command's output",
-    "k": "only run VM tests matching this pytest -k expression",
+    "select": "only run the VM tests matching this pytest -k expression",
 }
 
 
@@ -82,7 +146,7 @@ def _vm_test(**kwargs: Any) -> bool:
     return report.ok
 
 
-@task(help=VM_HELP)
+@_task(help=VM_HELP)
 def vm_test(
     c: Context,
     kernel: str = kernels.DEFAULT_KERNEL,
@@ -92,18 +156,21 @@ def vm_test(
     probe_timeout: float = accel.PROBE_TIMEOUT,
     inject_warn: bool = False,
     show_kernel: bool = False,
-    k: str = "",
+    select: str = "",
 ) -> None:
     """Build, boot QEMU, load the modules, run tests/vm in the guest, judge, report."""
+    request = {
+        "profile": _choice("--profile", profile, list(profiles.PROFILES)),
+        "kvm": _choice("--kvm", kvm, accel.MODES),
+        "timeout": _seconds("--timeout", str(timeout)),
+        "probe_timeout": _seconds("--probe-timeout", str(probe_timeout)),
+        "kernel": _kernel(kernel),
+    }
     ok = _vm_test(
-        kernel=kernel,
-        profile=profile,
-        kvm=kvm,
-        timeout=timeout,
-        probe_timeout=probe_timeout,
+        **request,
         inject_warn=inject_warn,
         show_kernel=show_kernel,
-        pytest_args=("-k", k) if k else (),
+        pytest_args=("-k", select) if select else (),
     )
     if not ok:
         raise Exit("vm-test FAILED", code=1)
@@ -124,9 +191,13 @@ def _lint(kernel: str) -> None:
     lint.sparse(PATHS, kernel)
 
 
-@task(help={"kernel": "kernel whose headers sparse uses: " + KERNEL_HELP})
+@_task(help={"kernel": "kernel whose headers sparse uses: " + KERNEL_HELP})
 def lint_(c: Context, kernel: str = kernels.DEFAULT_KERNEL) -> None:
-    """ruff + mypy on Python; checkpatch --strict, kernel-doc and sparse on C. Warnings fail."""
+    """ruff + mypy on Python; checkpatch --strict, kernel-doc and sparse on C. Warnings fail.
+
+    The first run fetches linux-source-6.1 (~140 MB) for checkpatch and kernel-doc.
+    """
+    _kernel(kernel)
     with _harness_errors():
         _lint(kernel)
     announce("lint clean")
@@ -136,29 +207,41 @@ MATRIX_KERNELS = "6.1,6.12"
 MATRIX_PROFILES = "plain,iommu,himem,users,partial"
 
 
-@task(
+def _list(flag: str, text: str, check: Callable[[str], object]) -> list[str]:
+    items = [item for item in text.split(",") if item]
+    if not items:
+        raise Exit(f"error: {flag} {text!r}: give at least one, comma-separated", code=2)
+    for item in items:
+        check(item)
+    return items
+
+
+@_task(
     help={
-        "kernels": f"comma-separated kernels for the VM tests (default {MATRIX_KERNELS})",
-        "profiles": f"comma-separated VM profiles (default {MATRIX_PROFILES})",
+        "kernel": "comma-separated kernels for the VM tests",
+        "profile": "comma-separated VM profiles",
         "kvm": VM_HELP["kvm"],
         "vm": "run the VM tests (--no-vm: host tests and lint only)",
     }
 )
 def test(
     c: Context,
-    kernels: str = MATRIX_KERNELS,
-    profiles: str = MATRIX_PROFILES,
+    kernel: str = MATRIX_KERNELS,
+    profile: str = MATRIX_PROFILES,
     kvm: str = "auto",
     vm: bool = True,
 ) -> None:
     """Everything: host tests, lint, then the VM tests on each kernel and profile."""
+    _choice("--kvm", kvm, accel.MODES)
+    names = _list("--profile", profile, lambda p: _choice("--profile", p, list(profiles.PROFILES)))
+    specs = _list("--kernel", kernel, _kernel)
     stages: list[tuple[str, Callable[[], object]]] = [
         ("host tests", _host_tests),
-        ("lint", lambda: _lint(kernels.split(",", maxsplit=1)[0])),
+        ("lint", lambda: _lint(specs[0])),
     ]
     if vm:
-        for k in kernels.split(","):
-            for p in profiles.split(","):
+        for k in specs:
+            for p in names:
                 stages.append(
                     (f"vm {k} {p}", functools.partial(_vm_test, kernel=k, profile=p, kvm=kvm))
                 )
@@ -176,7 +259,7 @@ def test(
         raise Exit("test FAILED", code=1)
 
 
-@task(help={"cache": "also remove the kernel and tool cache (" + str(PATHS.cache) + ")"})
+@_task(help={"cache": "also remove the kernel and tool cache (" + str(PATHS.cache) + ")"})
 def clean(c: Context, cache: bool = False) -> None:
     """Remove build/ (objects, run logs, reports); with --cache, the downloads too."""
     targets = [PATHS.build] + ([PATHS.cache] if cache else [])

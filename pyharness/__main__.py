@@ -42,28 +42,56 @@ def _events(args: argparse.Namespace) -> int:
     try:
         for event in stat.events(args.family):
             print(json.dumps(event) if args.json else stat.event_line(event), flush=True)
+    except netlink.FamilyMissing as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         pass
     return 0
 
 
-def _positive(text: str) -> int:
-    value = int(text, 0)
+def positive_integer(text: str) -> int:
+    """A count or size of at least 1 (decimal, or 0x hexadecimal)."""
+    try:
+        value = int(text, 0)
+    except ValueError:
+        value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
     return value
+
+
+def page_size(text: str) -> int:
+    """A page size Linux has: a power of two from 4096 (x86) to 262144 bytes."""
+    value = positive_integer(text)
+    if value & (value - 1) or not 4096 <= value <= 262144:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a page size: give a power of two from 4096 to 262144"
+        )
+    return value
+
+
+DEFAULT = "default: %(default)s"
 
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m pyharness", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
     lay = commands.add_parser("layout", help="the ring layout model of docs/design.md, section 2")
-    lay.add_argument("--buffers", type=_positive, required=True, help="number of buffers")
-    lay.add_argument("--bufsize", type=_positive, required=True, help="bytes per buffer")
-    lay.add_argument("--tails", choices=("packed", "own-page"), default="packed")
-    lay.add_argument("--pointer-size", type=int, choices=(4, 8), default=8)
-    lay.add_argument("--kmalloc", choices=("pow2", "slub"), default="slub")
-    lay.add_argument("--page-size", type=_positive, default=layout.PAGE_SIZE)
+    lay.add_argument(
+        "--buffers", type=positive_integer, required=True, metavar="N", help="number of buffers"
+    )
+    lay.add_argument(
+        "--bufsize", type=positive_integer, required=True, metavar="BYTES", help="bytes per buffer"
+    )
+    lay.add_argument("--tails", choices=("packed", "own-page"), default="packed", help=DEFAULT)
+    lay.add_argument(
+        "--pointer-size", type=int, choices=(4, 8), default=8, help="bytes; " + DEFAULT
+    )
+    lay.add_argument("--kmalloc", choices=("pow2", "slub"), default="slub", help=DEFAULT)
+    lay.add_argument(
+        "--page-size", type=page_size, default=layout.PAGE_SIZE, metavar="BYTES", help=DEFAULT
+    )
     lay.add_argument("--json", action="store_true", help="print JSON")
     lay.set_defaults(run=_layout)
     st = commands.add_parser("stat", help="rings and high-memory regions now (netlink, root)")

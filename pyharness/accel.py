@@ -85,6 +85,7 @@ def probe(
             accel="kvm",
             timeout=timeout,
             cwd=Path("/"),
+            quiet=True,  # QEMU's own complaint is part of the reason announced below
         )
         result = boot(req, vng=vng)
     done = result.completed

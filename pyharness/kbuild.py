@@ -1,9 +1,11 @@
 """Build the kernel modules with kbuild against one KernelTree.
 
-The sources are copied to build/<release>/kmod so that several kernels keep
-their objects side by side and the source tree stays clean.  W=1 always;
-sparse (C=2) on request.  A compiler or sparse warning is an error: the
-BuildError carries the output.
+The sources are mirrored to build/<release>/kmod so that several kernels keep
+their objects side by side and the source tree stays clean.  The mirror only
+rewrites a file whose bytes changed, so kbuild's own dependency tracking
+recompiles what changed (sources, headers, the kernel's config, the command
+line) and nothing else.  W=1 always; sparse (C=2) on request.  A compiler or
+sparse warning is an error: the BuildError carries the output.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import contextlib
 import fcntl
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +24,22 @@ from .errors import BuildError, CommandError
 from .kernels import KernelTree
 from .runner import announce, run
 
-SOURCE_PATTERNS = ("*.c", "*.h", "Kbuild", "Makefile", "dkms.conf")
+# What kbuild writes next to the sources; never mirrored, never pruned.
+# kmod/Makefile's clean removes the same list (a host test compares them).
+PRODUCTS = (
+    "*.o",
+    "*.ko",
+    "*.mod",
+    "*.mod.c",
+    ".*.cmd",
+    "*.order",
+    "*.symvers",
+    ".*.d",
+    "*.dwo",
+    ".*.o.d",
+    "*.a",
+    "*.tmp",
+)
 WARNING = re.compile(r"^(?P<file>[^:\s]+):\d+(?::\d+)?: (?:warning|error): ", re.M)
 
 
@@ -39,12 +57,36 @@ def build_dir_for(kernel: KernelTree, paths: Paths) -> Path:
     return paths.build / kernel.release / "kmod"
 
 
-def copy_sources(src: Path, dest: Path) -> None:
+def _is_product(path: Path) -> bool:
+    return any(path.match(pattern) for pattern in PRODUCTS)
+
+
+def sync_sources(src: Path, dest: Path) -> list[str]:
+    """Mirror src's sources into dest; return the relative paths that changed.
+
+    An unchanged file keeps its mtime (kbuild then has nothing to do); a changed
+    or new one is written, a vanished one removed, with the module it built.
+    """
+    changed = []
+    wanted = {p.relative_to(src) for p in src.rglob("*") if p.is_file() and not _is_product(p)}
+    for rel in sorted(wanted):
+        target = dest / rel
+        data = (src / rel).read_bytes()
+        if target.is_file() and target.read_bytes() == data:
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        changed.append(str(rel))
     if dest.exists():
-        shutil.rmtree(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    keep = shutil.ignore_patterns("*.o", "*.ko", "*.mod*", ".*.cmd", "*.order", "*.symvers")
-    shutil.copytree(src, dest, ignore=keep)
+        for old in sorted(dest.rglob("*")):
+            rel = old.relative_to(dest)
+            if old.is_file() and not _is_product(old) and rel not in wanted and rel.name != ".lock":
+                old.unlink()
+                changed.append(f"{rel} (removed)")
+        for ko in dest.rglob("*.ko"):  # a module whose sources are gone is not built any more
+            if not any((src / ko.relative_to(dest).parent).glob("*.c")):
+                ko.unlink()
+    return changed
 
 
 @contextlib.contextmanager
@@ -64,12 +106,13 @@ def build(kernel: KernelTree, paths: Paths, *, sparse: bool = False, jobs: int =
 
 
 def _build(kernel: KernelTree, paths: Paths, dest: Path, sparse: bool, jobs: int) -> BuildResult:
-    copy_sources(paths.kmod, dest)
+    changed = sync_sources(paths.kmod, dest)
     log = dest.parent / ("sparse.log" if sparse else "build.log")
     argv = ["make", f"-j{jobs}", "-C", str(kernel.build_dir), f"M={dest}", "W=1", "modules"]
     if sparse:
         argv.insert(-1, "C=2")
     announce(f"building modules against {kernel.release}{' with sparse' if sparse else ''}")
+    started = time.time()
     try:
         done = run(argv, log=log, echo=False)
     except CommandError as err:
@@ -78,6 +121,8 @@ def _build(kernel: KernelTree, paths: Paths, dest: Path, sparse: bool, jobs: int
         ) from err
     warnings = [m.group(0) for m in WARNING.finditer(done.output)]
     if warnings:
+        # Objects built with a warning must not count as up to date next time.
+        shutil.rmtree(dest)
         raise BuildError(
             f"{len(warnings)} warning(s) building against {kernel.release} (log: {log})",
             _relative(done.output, dest, paths.kmod),
@@ -85,7 +130,12 @@ def _build(kernel: KernelTree, paths: Paths, dest: Path, sparse: bool, jobs: int
     modules = {ko.stem: ko for ko in sorted(dest.rglob("*.ko"))}
     if not modules:
         raise BuildError(f"kbuild produced no module (log: {log})", done.output)
-    announce(f"built {', '.join(modules)} in {done.seconds:.1f} s")
+    rebuilt = sorted(p.stem for p in dest.rglob("*.ko") if p.stat().st_mtime >= started)
+    if rebuilt:
+        what = f"{len(changed)} source file(s) changed" if changed else "kernel or options changed"
+        announce(f"built {', '.join(rebuilt)} in {done.seconds:.1f} s ({what})")
+    else:
+        announce(f"modules up to date ({', '.join(modules)}): nothing recompiled")
     return BuildResult(kernel, dest, modules, log)
 
 

@@ -96,6 +96,10 @@ def _abi_matches(abi: str, spec: str) -> bool:
     return re.fullmatch(re.escape(spec) + r"\.\d+(?:-\d+|\+deb\d+)", abi) is not None
 
 
+# A Debian kernel ABI: 6.1.0-57, 6.12.43+deb12 (not the cloud or rt flavours' names).
+ABI = r"\d+\.\d+\.\d+(?:-\d+|\+deb\d+)"
+
+
 def _abi_key(abi: str) -> tuple[int, ...]:
     return tuple(int(n) for n in re.findall(r"\d+", abi))
 
@@ -103,15 +107,41 @@ def _abi_key(abi: str) -> tuple[int, ...]:
 def latest_abi(spec: str) -> str:
     """The newest Debian ABI for a series such as 6.1 or 6.12, from apt's lists."""
     names = run(["apt-cache", "pkgnames", "linux-headers-"], echo=False).output.split()
-    pattern = re.compile(rf"linux-headers-(.+)-{FLAVOUR}")
+    pattern = re.compile(rf"linux-headers-({ABI})-{FLAVOUR}")
     abis = [m.group(1) for n in names if (m := pattern.fullmatch(n))]
     matching = [a for a in abis if a == spec or _abi_matches(a, spec)]
     if not matching:
-        raise KernelFetchError(
-            f"apt knows no linux-headers-{spec}*-{FLAVOUR}; "
-            "is this Debian bookworm with an up-to-date package list (apt-get update)?"
-        )
+        if not abis:
+            raise KernelFetchError(
+                f"apt's package lists name no linux-headers-*-{FLAVOUR}: on Debian bookworm "
+                "run `sudo apt-get update`, or give 'host' or a build tree path"
+            )
+        raise KernelFetchError(f"no Debian kernel {spec}; {available(abis)}")
     return max(matching, key=_abi_key)
+
+
+def available(abis: list[str]) -> str:
+    """What can be asked for instead, from apt's ABIs: each series and its newest ABI."""
+    newest: dict[str, str] = {}
+    for abi in abis:
+        series = ".".join(abi.split(".")[:2])
+        if series not in newest or _abi_key(abi) > _abi_key(newest[series]):
+            newest[series] = abi
+    listed = ", ".join(f"{s} (newest {newest[s]})" for s in sorted(newest, key=_abi_key))
+    return f"apt has {listed}; or give 'host' or a build tree path"
+
+
+def check(spec: str, paths: Paths) -> None:
+    """Raise KernelFetchError now if spec cannot resolve; download nothing.
+
+    Run before any build or boot, so that a wrong --kernel costs no time.
+    """
+    if spec == "host":
+        host_kernel()
+    elif "/" in spec or Path(spec).is_dir():
+        tree_kernel(Path(spec))
+    elif _cached(paths, spec) is None:
+        latest_abi(spec)
 
 
 def _package_fields(package: str) -> dict[str, str]:

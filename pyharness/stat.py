@@ -99,7 +99,10 @@ def event_line(event: dict[str, Any]) -> str:
 
 def events(families: list[str] | None = None) -> Iterator[dict[str, Any]]:
     """Events of the given families (default both; a missing one is skipped) in
-    the order the kernel sent them: one socket joins every family's group."""
+    the order the kernel sent them: one socket joins every family's group.
+
+    Raises netlink.FamilyMissing, as snapshot() does, when none is loaded.
+    """
     sock: netlink.MasterDmaSocket | None = None
     listening = []
     for family in families or ["mdma", "allocator"]:
@@ -112,9 +115,10 @@ def events(families: list[str] | None = None) -> Iterator[dict[str, Any]]:
         except netlink.FamilyMissing:
             continue
         listening.append(family)
-    names = ", ".join(listening) or "nothing (no module loaded)"
-    print(f"listening to {names}", file=sys.stderr, flush=True)
     if sock is None:
-        return
+        wanted = families or ["mdma", "allocator"]
+        modules = " or ".join(netlink.MODULE_OF[f] for f in wanted)
+        raise netlink.FamilyMissing(f"no {' or '.join(map(repr, wanted))} family: load {modules}")
+    print(f"listening to {', '.join(listening)}", file=sys.stderr, flush=True)
     with sock:
         yield from sock.events()

@@ -44,6 +44,7 @@ class BootRequest:
     cpus: int = 2
     append: tuple[str, ...] = ()
     show_kernel: bool = False  # echo kernel messages, not only the command's output
+    quiet: bool = False  # echo nothing (the KVM probe: its caller says what happened)
 
 
 @dataclass(frozen=True)
@@ -94,10 +95,30 @@ def vng_argv(req: BootRequest, vng: str | None = None) -> list[str]:
     return argv
 
 
-def _command_output(line: str) -> str:
-    """The guest command's part of a console line (kernel messages cut in mid-line)."""
-    kept = strip_kernel_message(line)
-    return kept if kept.strip() else ""
+class CommandOutput:
+    """The guest command's part of the console, one echo(line) call per line.
+
+    Kernel messages are cut out.  One that lands in the middle of the command's
+    line (a test's marker between pytest's test id and its PASSED) splits it;
+    the part before is held and the line joined again: one line per test.
+    """
+
+    def __init__(self) -> None:
+        self.held = ""
+
+    def __call__(self, line: str) -> str:
+        kept = strip_kernel_message(line)
+        if kept != line:  # a kernel message: whole line, or cut into the command's
+            self.held += kept.rstrip("\r\n")
+            return ""
+        shown, self.held = self.held + kept, ""
+        if not shown.strip():
+            return ""
+        return shown if shown.endswith("\n") else shown + "\n"
+
+    def flush(self) -> str:
+        shown, self.held = self.held, ""
+        return shown + "\n" if shown else ""
 
 
 def boot(req: BootRequest, vng: str | None = None) -> BootResult:
@@ -111,14 +132,19 @@ def boot(req: BootRequest, vng: str | None = None) -> BootResult:
     argv = vng_argv(req, vng)
     # vng runs its helpers (virtme-run...) from PATH: put its own directory first.
     path = f"{Path(argv[0]).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    command_output = CommandOutput()
+    echo: bool | CommandOutput = command_output
+    if req.show_kernel or req.quiet:
+        echo = not req.quiet
     done = run(
         argv,
         env={"PATH": path},
         log=console,
-        echo=True if req.show_kernel else _command_output,
+        echo=echo,
         timeout=req.timeout,
         check=False,
     )
+    sys.stdout.write(command_output.flush())
     if done.returncode == VNG_USAGE_ERROR:
         raise ConfigError(f"vng rejected its arguments: {done.output.strip().splitlines()[-1]}")
     status = "timed out" if done.timed_out else f"vng exited {done.returncode}"

@@ -41,8 +41,13 @@ if [ ! -x .venv/bin/python ]; then
 	python3 -m venv .venv
 fi
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-	echo "==> installing Python packages from pyproject.toml into .venv"
-	.venv/bin/python -m pip install -q --upgrade pip
-	.venv/bin/python -m pip install -q -e '.[dev]'
+	echo "==> installing Python packages from pyproject.toml into .venv (log: .venv/pip.log)"
+	# pip and the build backend talk a lot; their log is kept, shown on failure.
+	if ! { .venv/bin/python -m pip install --upgrade pip &&
+		.venv/bin/python -m pip install -e '.[dev]'; } >.venv/pip.log 2>&1; then
+		tail -n 40 .venv/pip.log
+		echo "==> pip failed; the whole log is .venv/pip.log" >&2
+		exit 1
+	fi
 	echo "$want" >"$stamp"
 fi

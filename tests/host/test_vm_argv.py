@@ -78,7 +78,22 @@ def test_unknown_profile_and_accel(tmp_path: Path) -> None:
         vm.vng_argv(request(tmp_path, "plain", "hvf"), vng="vng")
 
 
-def test_console_echo_keeps_the_command_output() -> None:
-    assert vm._command_output("[    3.1] virtme initramfs: loading\n") == ""
-    assert vm._command_output("PASSED [ 16%][   30.2] masterdma: end t\n") == "PASSED [ 16%]\n"
-    assert vm._command_output("guest: insmod masterdev -> 0\n") == "guest: insmod masterdev -> 0\n"
+def test_console_echo_keeps_the_command_output_one_line_per_test() -> None:
+    """As a real console.log has it: pytest's line split by the test's markers."""
+    console = [
+        "[    3.1] virtme initramfs: loading\r\n",
+        "guest: insmod masterdev -> 0\r\n",
+        "tests/vm/test_a.py::test_b [   30.1] masterdma: begin tests/vm/test_a.py::test_b\r\n",
+        "[   30.15] masterdev: loaded\r\n",
+        "\x1b[32mPASSED\x1b[0m [ 16%][   30.2] masterdma: end tests/vm/test_a.py::test_b\r\n",
+        "\r\n",
+        "tests/vm/test_a.py::test_c [   30.3] masterdma: begin tests/vm/test_a.py::test_c\r\n",
+        "\x1b[32mPASSED\x1b[0m [ 33%][   30.4] masterdma: end tests/vm/test_a.py::test_c\r\n",
+    ]
+    echo = vm.CommandOutput()
+    shown = "".join(echo(line) for line in console) + echo.flush()
+    assert shown.replace("\r", "").splitlines() == [
+        "guest: insmod masterdev -> 0",
+        "tests/vm/test_a.py::test_b \x1b[32mPASSED\x1b[0m [ 16%]",
+        "tests/vm/test_a.py::test_c \x1b[32mPASSED\x1b[0m [ 33%]",
+    ]

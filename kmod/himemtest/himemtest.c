@@ -248,9 +248,14 @@ static void himem_vma_close(struct vm_area_struct *vma)
 	mutex_unlock(&himem_lock);
 }
 
+/*
+ * .access: debuggers read and write the region through /proc/<pid>/mem,
+ * ptrace and process_vm_readv, as they do /dev/mem and PCI resource files.
+ */
 static const struct vm_operations_struct himem_vm_ops = {
 	.open = himem_vma_open,
 	.close = himem_vma_close,
+	.access = generic_access_phys,
 };
 
 /* Map the region that starts at the offset, no more than its size. */

@@ -18,6 +18,7 @@
 #include <linux/sched/signal.h>
 #include <linux/kernel.h>
 #include <linux/lockdep.h>
+#include <linux/mm.h>
 #include <linux/overflow.h>
 #include <linux/uaccess.h>
 
@@ -563,6 +564,27 @@ static __poll_t masterdev_poll(struct file *file, poll_table *wait)
 	return mask;
 }
 
+/*
+ * A page of the ring that left the mapping (madvise, a fork's child) comes
+ * back while the ring lives; once its device is gone, SIGBUS.  The mapping
+ * holds the file, so the ring is the one mmap mapped.
+ */
+static vm_fault_t masterdev_vm_fault(struct vm_fault *vmf)
+{
+	struct masterdev_iface *iface = vmf->vma->vm_file->private_data;
+	vm_fault_t ret = VM_FAULT_SIGBUS;
+
+	mutex_lock(&iface->pair->lock);
+	if (iface->ring)
+		ret = mdma_ring_fault(iface->ring, vmf);
+	mutex_unlock(&iface->pair->lock);
+	return ret;
+}
+
+static const struct vm_operations_struct masterdev_vm_ops = {
+	.fault = masterdev_vm_fault,
+};
+
 static int masterdev_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct masterdev_iface *iface = file->private_data;
@@ -571,6 +593,8 @@ static int masterdev_mmap(struct file *file, struct vm_area_struct *vma)
 	mutex_lock(&iface->pair->lock);
 	if (iface->ring)
 		ret = mdma_ring_mmap(iface->ring, vma);
+	if (!ret)
+		vma->vm_ops = &masterdev_vm_ops;
 	mutex_unlock(&iface->pair->lock);
 	return ret;
 }

@@ -200,6 +200,13 @@ EXPORT_SYMBOL_GPL(mdma_ring_sync_for_cpu);
  * @vma: a shared mapping; page N of the ring is buffer N / pointers_per_buf,
  *	part N % pointers_per_buf
  *
+ * Every page is inserted now (vm_insert_page(): the mapping holds a
+ * reference to each page, so the bytes outlive mdma_ring_free() until
+ * munmap).  A page whose entry goes away later (madvise(MADV_DONTNEED), a
+ * fork's child, which copies no entry) comes back through the caller's
+ * vm_operations_struct .fault, which must call mdma_ring_fault() while the
+ * ring lives.
+ *
  * Context: process context, from a file's mmap operation.
  * Return: 0; -EINVAL for a packed ring, a private mapping, or a range
  * beyond the ring; an error of vm_insert_page().
@@ -233,3 +240,31 @@ int mdma_ring_mmap(struct mdma_ring *ring, struct vm_area_struct *vma)
 	return 0;
 }
 EXPORT_SYMBOL_GPL(mdma_ring_mmap);
+
+/**
+ * mdma_ring_fault() - the ring's page for a fault in a mapping of it
+ * @ring: the ring mapped by mdma_ring_mmap()
+ * @vmf: the fault; its pgoff is the ring's page index (see mdma_ring_mmap())
+ *
+ * Sets @vmf->page to the page, with a reference for the page table, as
+ * ALSA's and other drivers' fault handlers for kernel pages do.
+ *
+ * Context: process context, mmap_lock held; the caller keeps the ring alive.
+ * Return: 0; VM_FAULT_SIGBUS for an index beyond the ring or a packed ring.
+ */
+vm_fault_t mdma_ring_fault(struct mdma_ring *ring, struct vm_fault *vmf)
+{
+	struct page **pages = ring->pages.mem;
+	u32 page, offset, len;
+
+	if (ring->params.tails != MASTER_DMA_TAILS_OWN_PAGE ||
+	    vmf->pgoff >= ring->pointers)
+		return VM_FAULT_SIGBUS;
+	mdma_locate(ring, vmf->pgoff, &page, &offset, &len);
+	if (WARN_ON_ONCE(offset))
+		return VM_FAULT_SIGBUS;
+	get_page(pages[page]);
+	vmf->page = pages[page];
+	return 0;
+}
+EXPORT_SYMBOL_GPL(mdma_ring_fault);

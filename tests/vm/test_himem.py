@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from pyharness import figures, guestkit, himem, kjudge, uapi
+from pyharness import compare, figures, guestkit, himem, kjudge, uapi, vmaccess
 from pyharness import masterdev as md
 from pyharness.himem import PAGE, Region
 
@@ -93,12 +93,37 @@ def test_whole_claim_filled_through_mmap_leaves_acpi_tables_alone(door: himem.Do
     assert (region.start, region.size) == (summary["base"], summary["size"])
     pattern = bytes(range(251)) * (region.size // 251 + 1)
     with door.mapped(region) as mem:
-        assert mem[:] == bytes(region.size), "a region must be cleared before user space sees it"
+        compare.assert_same(mem[:], bytes(region.size), "a region must be cleared first")
         mem[:] = pattern[: region.size]
-        assert mem[:] == pattern[: region.size]
+        compare.assert_same(mem[:], pattern[: region.size], "the region")
     door.free(region.start)
     assert himem.summary()["regions"] == 0
     assert himem.acpi_tables() == tables
+
+
+# Cases that work on a region's PFN mapping: debuggers go through .access.
+HIMEM_MUST_WORK = ("mprotect", "mremap move", "partial munmap", "fork", "/proc/self/mem")
+
+
+@needs_himem
+def test_every_access_to_a_region_mapping_works_or_is_refused_at_the_call(
+    door: himem.Door,
+) -> None:
+    """As for rings (tests/vm/test_mappings.py): bytes or an errno, never a signal."""
+    region = door.alloc(3 * PAGE)
+    pattern = bytes((i * 5 + 1) & 0xFF for i in range(region.size))
+
+    def region_mapping() -> tuple[mmap.mmap, bytes]:
+        mapped = mmap.mmap(door.fd, region.size, offset=region.start)
+        mapped[:] = pattern
+        return mapped, pattern
+
+    outcomes = {o.case: o for o in vmaccess.survey(region_mapping)}
+    assert [f"{o.case}: {o.result}" for o in outcomes.values() if not o.acceptable] == []
+    assert {c: outcomes[c].result for c in HIMEM_MUST_WORK} == dict.fromkeys(HIMEM_MUST_WORK, "ok")
+    with door.mapped(region) as mem:
+        compare.assert_same(mem[:], pattern, "the region after the survey")
+    door.free(region.start)
 
 
 class Tracker:

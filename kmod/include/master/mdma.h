@@ -12,6 +12,7 @@
 #define MASTER_MDMA_H
 
 #include <linux/dma-direction.h>
+#include <linux/mm_types.h>
 #include <linux/types.h>
 #include <uapi/master_dma.h>
 
@@ -117,6 +118,7 @@ ssize_t mdma_ring_copy_from_user(struct mdma_ring *ring, loff_t pos,
 ssize_t mdma_ring_copy_to_user(struct mdma_ring *ring, loff_t pos,
 			       char __user *data, size_t count);
 int mdma_ring_mmap(struct mdma_ring *ring, struct vm_area_struct *vma);
+vm_fault_t mdma_ring_fault(struct mdma_ring *ring, struct vm_fault *vmf);
 void mdma_ring_sync_for_device(struct mdma_ring *ring, u32 buffer);
 void mdma_ring_sync_for_cpu(struct mdma_ring *ring, u32 buffer);
 void mdma_ring_sync_fragment(struct mdma_ring *ring, u64 index, bool for_cpu);

@@ -43,6 +43,7 @@ ATTR_TYPES = {
     "LARGEST_FREE": "uint64",
     "REGIONS": "uint32",
     "ENABLED": "uint8",
+    "EVENT_SEQ": "uint64",
 }
 MODULE_OF = {"mdma": "mdma.ko", "allocator": "allocator.ko"}
 
@@ -144,9 +145,20 @@ class MasterDmaSocket(GenericNetlinkSocket):  # type: ignore[misc]
         self.listening[prid] = family
 
     def events(self) -> Iterator[dict[str, Any]]:
-        """Events as they come (after subscribe() and any join()), forever."""
+        """Events as they come (after subscribe() and any join()), forever.
+
+        A socket that overran (the kernel dropped events for it: ENOBUFS) gives
+        {"event": "overrun"} and goes on with what is still queued.
+        """
         while True:
-            for msg in self.get():
+            try:
+                messages = self.get()
+            except OSError as err:
+                if err.errno != errno.ENOBUFS:
+                    raise
+                yield {"family": None, "event": "overrun"}
+                continue
+            for msg in messages:
                 family = self.listening.get(msg["header"]["type"])
                 if family and msg["cmd"] == uapi_cmd("EVENT"):
                     yield {"family": family, **decode(msg)}

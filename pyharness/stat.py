@@ -7,8 +7,9 @@ events() merges the two families' event groups into one stream.
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import netlink
@@ -85,6 +86,15 @@ def render(snap: dict[str, Any]) -> str:
 
 
 def event_line(event: dict[str, Any]) -> str:
+    if event["event"] == "overrun":
+        return "events lost: the socket overran (ENOBUFS); resynchronising"
+    if event["event"] == "lost":
+        return (
+            f"{event['family']}: lost {event['count']} events "
+            f"(sequence {event['first']} to {event['last']})"
+        )
+    if event["event"] == "resync":
+        return f"resync: {len(event['rings'])} rings, {len(event['regions'])} regions now"
     if "summary" in event:
         s = event["summary"]
         return (
@@ -121,4 +131,48 @@ def events(families: list[str] | None = None) -> Iterator[dict[str, Any]]:
         raise netlink.FamilyMissing(f"no {' or '.join(map(repr, wanted))} family: load {modules}")
     print(f"listening to {', '.join(listening)}", file=sys.stderr, flush=True)
     with sock:
-        yield from sock.events()
+        yield from counted(sock.events(), resync)
+
+
+def resync() -> dict[str, Any]:
+    """What is there now, as a listener that lost events starts again from."""
+    try:
+        snap = snapshot()
+    except netlink.FamilyMissing:
+        snap = {"rings": [], "regions": []}
+        with (
+            contextlib.suppress(netlink.FamilyMissing),
+            netlink.MasterDmaSocket("allocator") as allocator,
+        ):
+            snap["regions"] = allocator.regions()
+    return {"family": None, "event": "resync", "rings": snap["rings"], "regions": snap["regions"]}
+
+
+def counted(
+    events: Iterator[dict[str, Any]], resync: Callable[[], dict[str, Any]]
+) -> Iterator[dict[str, Any]]:
+    """events, with what was lost said, as `ip monitor` does after an overrun.
+
+    An overrun is passed on and followed by resync(); a gap in a family's
+    event_seq (MASTER_DMA_A_EVENT_SEQ) becomes {"event": "lost", "count": N,
+    "first": ..., "last": ...} before the event after it.
+    """
+    last: dict[str, int] = {}
+    for event in events:
+        if event["event"] == "overrun":
+            yield event
+            yield resync()
+            continue
+        family, seq = event["family"], event.get("event_seq")
+        if seq is not None:
+            if family in last and seq > last[family] + 1:
+                gap = (last[family] + 1, seq - 1)
+                yield {
+                    "family": family,
+                    "event": "lost",
+                    "count": gap[1] - gap[0] + 1,
+                    "first": gap[0],
+                    "last": gap[1],
+                }
+            last[family] = seq
+        yield event

@@ -66,7 +66,15 @@ ADVICE = {
     "collapse": 25,
 }
 # What the kernel may answer a case it refuses: the call's documented errnos.
-REFUSALS = {errno.EINVAL, errno.EFAULT, errno.EOPNOTSUPP, errno.EPERM, errno.EIO, errno.ENOMEM}
+REFUSALS = {
+    errno.EINVAL,
+    errno.EFAULT,
+    errno.EOPNOTSUPP,
+    errno.ENODEV,  # MADV_REMOVE: no fallocate on a character device
+    errno.EPERM,
+    errno.EIO,
+    errno.ENOMEM,
+}
 _KEEP: list[mmap.mmap] = []  # a child's mappings, alive until it exits
 
 

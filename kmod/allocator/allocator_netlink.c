@@ -20,15 +20,21 @@ static const struct nla_policy allocator_nl_policy[MASTER_DMA_A_MAX + 1] = {
 
 static struct genl_family allocator_nl_family;
 
+static atomic64_t allocator_nl_event_seq = ATOMIC64_INIT(0);
+
+/* An event (nonzero @event) carries its sequence number @event_seq. */
 static int allocator_nl_fill(struct sk_buff *skb, u32 portid, u32 seq,
-			     int flags, u8 cmd, u32 event, unsigned long start,
-			     unsigned long size, const char *owner)
+			     int flags, u8 cmd, u32 event, u64 event_seq,
+			     unsigned long start, unsigned long size,
+			     const char *owner)
 {
 	void *hdr = genlmsg_put(skb, portid, seq, &allocator_nl_family, flags, cmd);
 
 	if (!hdr)
 		return -EMSGSIZE;
-	if ((event && nla_put_u32(skb, MASTER_DMA_A_EVENT, event)) ||
+	if ((event && (nla_put_u32(skb, MASTER_DMA_A_EVENT, event) ||
+		       nla_put_u64_64bit(skb, MASTER_DMA_A_EVENT_SEQ, event_seq,
+					 MASTER_DMA_A_PAD))) ||
 	    nla_put_u64_64bit(skb, MASTER_DMA_A_START, start, MASTER_DMA_A_PAD) ||
 	    nla_put_u64_64bit(skb, MASTER_DMA_A_SIZE, size, MASTER_DMA_A_PAD) ||
 	    nla_put_string(skb, MASTER_DMA_A_OWNER, owner)) {
@@ -54,7 +60,7 @@ static int allocator_nl_dump_regions(struct sk_buff *skb,
 			continue;
 		if (allocator_nl_fill(skb, NETLINK_CB(cb->skb).portid,
 				      cb->nlh->nlmsg_seq, NLM_F_MULTI,
-				      MASTER_DMA_CMD_REGIONS, 0, region->start,
+				      MASTER_DMA_CMD_REGIONS, 0, 0, region->start,
 				      region->size, allocator_owner_name(region->owner)))
 			break;
 		cb->args[0] = region->start + 1;
@@ -129,15 +135,17 @@ static struct genl_family allocator_nl_family __ro_after_init = {
 	.n_mcgrps = ARRAY_SIZE(allocator_nl_groups),
 };
 
+/* Counted before it is built: one the kernel cannot send is a gap too. */
 static void allocator_nl_event(u32 event, unsigned long start,
 			       unsigned long size, const char *owner, gfp_t gfp)
 {
+	u64 event_seq = atomic64_inc_return(&allocator_nl_event_seq);
 	struct sk_buff *skb = genlmsg_new(NLMSG_GOODSIZE, gfp);
 
 	if (!skb)
 		return;
-	if (allocator_nl_fill(skb, 0, 0, 0, MASTER_DMA_CMD_EVENT, event, start,
-			      size, owner)) {
+	if (allocator_nl_fill(skb, 0, 0, 0, MASTER_DMA_CMD_EVENT, event,
+			      event_seq, start, size, owner)) {
 		nlmsg_free(skb);
 		return;
 	}

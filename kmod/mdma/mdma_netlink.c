@@ -29,8 +29,12 @@ static const struct nla_policy mdma_nl_policy[MASTER_DMA_A_MAX + 1] = {
 
 static struct genl_family mdma_nl_family;
 
+static atomic64_t mdma_nl_event_seq = ATOMIC64_INIT(0);
+
+/* An event (nonzero @event) carries its sequence number @event_seq. */
 static int mdma_nl_fill(struct sk_buff *skb, const struct mdma_ring *ring,
-			u32 portid, u32 seq, int flags, u8 cmd, u32 event)
+			u32 portid, u32 seq, int flags, u8 cmd, u32 event,
+			u64 event_seq)
 {
 	struct master_dma_summary s;
 	void *hdr;
@@ -39,7 +43,9 @@ static int mdma_nl_fill(struct sk_buff *skb, const struct mdma_ring *ring,
 	if (!hdr)
 		return -EMSGSIZE;
 	mdma_ring_summary(ring, &s);
-	if ((event && nla_put_u32(skb, MASTER_DMA_A_EVENT, event)) ||
+	if ((event && (nla_put_u32(skb, MASTER_DMA_A_EVENT, event) ||
+		       nla_put_u64_64bit(skb, MASTER_DMA_A_EVENT_SEQ, event_seq,
+					 MASTER_DMA_A_PAD))) ||
 	    nla_put_string(skb, MASTER_DMA_A_NAME, ring->name) ||
 	    nla_put_string(skb, MASTER_DMA_A_DEVICE, dev_name(ring->dev)) ||
 	    nla_put_string(skb, MASTER_DMA_A_DRIVER, dev_driver_string(ring->dev)) ||
@@ -68,7 +74,7 @@ static int mdma_nl_dump_rings(struct sk_buff *skb, struct netlink_callback *cb)
 			continue;
 		if (mdma_nl_fill(skb, ring, NETLINK_CB(cb->skb).portid,
 				 cb->nlh->nlmsg_seq, NLM_F_MULTI,
-				 MASTER_DMA_CMD_RINGS, 0))
+				 MASTER_DMA_CMD_RINGS, 0, 0))
 			break;
 		cb->args[0] = ring->nl_id + 1;
 	}
@@ -127,13 +133,16 @@ static struct genl_family mdma_nl_family __ro_after_init = {
 	.n_mcgrps = ARRAY_SIZE(mdma_nl_groups),
 };
 
+/* Counted before it is built: one the kernel cannot send is a gap too. */
 static void mdma_nl_event(const struct mdma_ring *ring, u32 event)
 {
+	u64 event_seq = atomic64_inc_return(&mdma_nl_event_seq);
 	struct sk_buff *skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 
 	if (!skb)
 		return;
-	if (mdma_nl_fill(skb, ring, 0, 0, 0, MASTER_DMA_CMD_EVENT, event)) {
+	if (mdma_nl_fill(skb, ring, 0, 0, 0, MASTER_DMA_CMD_EVENT, event,
+			 event_seq)) {
 		nlmsg_free(skb);
 		return;
 	}

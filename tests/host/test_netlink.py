@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from pyharness import netlink, stat, uapi
@@ -42,3 +44,30 @@ def test_stat_names_the_zones_a_ring_came_from() -> None:
     two = {"pages_dma": 2008, "pages_dma32": 492, "pages_normal": 0, "iommu": 0}
     assert stat.zones(two) == "dma 2008+dma32 492"
     assert stat.zones({**one, "iommu": 1}) == "dma32 iommu"
+
+
+def test_an_overrun_is_said_resynced_and_the_gap_counted() -> None:
+    def ring(seq: int) -> dict[str, Any]:
+        return {"family": "mdma", "event": "ring_allocated", "event_seq": seq}
+
+    incoming: list[dict[str, Any]] = [
+        ring(7),
+        ring(8),
+        {"family": None, "event": "overrun"},
+        ring(9),
+        ring(20),
+    ]
+    snapshot: dict[str, Any] = {"family": None, "event": "resync", "rings": [], "regions": []}
+    out = list(stat.counted(iter(incoming), lambda: snapshot))
+    assert [e["event"] for e in out] == [
+        "ring_allocated",
+        "ring_allocated",
+        "overrun",
+        "resync",
+        "ring_allocated",
+        "lost",
+        "ring_allocated",
+    ]
+    assert out[5] == {"family": "mdma", "event": "lost", "count": 10, "first": 10, "last": 19}
+    assert stat.event_line(out[5]) == "mdma: lost 10 events (sequence 10 to 19)"
+    assert "ENOBUFS" in stat.event_line(out[2])

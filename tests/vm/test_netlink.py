@@ -203,6 +203,41 @@ def test_events_command_prints_one_line_per_event() -> None:
     ]
 
 
+FLOOD = 1500  # ring opens: 3000 events, far more than a socket's receive buffer holds
+
+
+def test_events_command_survives_an_overrun_and_counts_the_loss() -> None:
+    """Stopped while 3000 events are sent, the monitor says it overran, resyncs
+    from a dump, counts exactly what it lost by the events' sequence numbers
+    and goes on listening (issue 18, item 6)."""
+    with md.preserved(), _events_command("--json", "--family", "mdma") as proc:
+        md.set_geometry("sdirx0", 2, 1)
+        os.kill(proc.pid, signal.SIGSTOP)
+        try:
+            for _ in range(FLOOD):
+                with md.opened("sdirx0"):
+                    pass
+        finally:
+            os.kill(proc.pid, signal.SIGCONT)
+        with md.opened("asitx0"):  # after the flood: still listening?
+            pass
+        assert proc.stdout is not None
+        seen: list[dict[str, Any]] = []
+        with _deadline(120, "the events after the flood"):
+            while not seen or (seen[-1].get("name"), seen[-1]["event"]) != ("asitx0", "ring_freed"):
+                seen.append(json.loads(proc.stdout.readline()))
+        assert proc.poll() is None, "the monitor died"
+    kinds = [e["event"] for e in seen]
+    assert "overrun" in kinds and "resync" in kinds, kinds[:5]
+    assert kinds.index("resync") == kinds.index("overrun") + 1
+    lost = sum(e["count"] for e in seen if e["event"] == "lost")
+    rings = [e for e in seen if e["event"].startswith("ring_")]
+    assert lost > 0
+    assert len(rings) + lost == 2 * FLOOD + 2  # every event received or counted lost
+    seqs = [e["event_seq"] for e in rings]
+    assert seqs == sorted(seqs)
+
+
 def _lines(stream: IO[str], count: int) -> list[str]:
     with _deadline(30, f"{count} lines"):
         return [stream.readline() for _ in range(count)]

@@ -345,6 +345,9 @@ enum master_dma_event {
  * @MASTER_DMA_A_LARGEST_FREE: u64, largest free extent
  * @MASTER_DMA_A_REGIONS: u32, regions allocated
  * @MASTER_DMA_A_ENABLED: u8, 0 when the allocator is disabled
+ * @MASTER_DMA_A_EVENT_SEQ: u64, in events: the family's count of events
+ *	since its module loaded, from 1; a gap is events a listener did not
+ *	get (its socket overran: ENOBUFS) or the kernel could not send
  * @__MASTER_DMA_A_MAX: one past the last
  */
 enum master_dma_attr {
@@ -366,6 +369,7 @@ enum master_dma_attr {
 	MASTER_DMA_A_LARGEST_FREE,
 	MASTER_DMA_A_REGIONS,
 	MASTER_DMA_A_ENABLED,
+	MASTER_DMA_A_EVENT_SEQ,
 	__MASTER_DMA_A_MAX
 };
 

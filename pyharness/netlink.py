@@ -12,6 +12,7 @@ the kernel's policy dump registers exactly the header's commands.
 from __future__ import annotations
 
 import errno
+import select
 from collections.abc import Iterator, Sequence
 from functools import cache
 from typing import Any
@@ -46,6 +47,7 @@ ATTR_TYPES = {
     "EVENT_SEQ": "uint64",
 }
 MODULE_OF = {"mdma": "mdma.ko", "allocator": "allocator.ko"}
+RECV_BYTES = 1 << 16  # one datagram: a multicast message is at most NLMSG_GOODSIZE
 
 
 class FamilyMissing(RuntimeError):
@@ -147,18 +149,25 @@ class MasterDmaSocket(GenericNetlinkSocket):  # type: ignore[misc]
     def events(self) -> Iterator[dict[str, Any]]:
         """Events as they come (after subscribe() and any join()), forever.
 
-        A socket that overran (the kernel dropped events for it: ENOBUFS) gives
-        {"event": "overrun"} and goes on with what is still queued.
+        Read from the socket itself, not through pyroute2's event loop, so
+        that an overrun reaches us: a socket the kernel dropped events for
+        (ENOBUFS) gives {"event": "overrun"} and goes on with what is still
+        queued.
         """
+        raw = self.asyncore.socket
+        marshal = self.asyncore.marshal
         while True:
+            select.select([raw], [], [])
             try:
-                messages = self.get()
+                data = raw.recv(RECV_BYTES)
+            except BlockingIOError:
+                continue
             except OSError as err:
                 if err.errno != errno.ENOBUFS:
                     raise
                 yield {"family": None, "event": "overrun"}
                 continue
-            for msg in messages:
+            for msg in marshal.parse(data):
                 family = self.listening.get(msg["header"]["type"])
                 if family and msg["cmd"] == uapi_cmd("EVENT"):
                     yield {"family": family, **decode(msg)}

@@ -45,6 +45,19 @@ PROFILES: dict[str, Profile] = {
             "q35, 1 GiB (256 MiB below 4 GiB, all within edu's 28 bits), no IOMMU",
         ),
         Profile(
+            "bounce",
+            "1G",
+            (*LOW_RAM_256M, *EDU),
+            ("swiotlb=force",),
+            "plain's machine with swiotlb=force: every streaming mapping bounces, so a "
+            "missing or misdirected dma_sync_* corrupts data; runs the data paths",
+            tests=(
+                "tests/vm/test_loopback.py",
+                "tests/vm/test_streams.py",
+                "tests/vm/test_edu.py",
+            ),
+        ),
+        Profile(
             "iommu",
             "1G",
             ("-device", "intel-iommu,intremap=off", *EDU),

@@ -137,6 +137,11 @@ def swiotlb_used() -> int | None:
     return int(path.read_text()) if path.exists() else None
 
 
+def swiotlb_forced() -> bool:
+    """The bounce lane: swiotlb=force makes every streaming mapping bounce."""
+    return "swiotlb=force" in Path("/proc/cmdline").read_text().split()
+
+
 def corrupt(iface: str, index: int) -> None:
     """Test only: point fragment index's descriptor at the next fragment."""
     write_attr(DEBUGFS / iface / "corrupt", str(index))

@@ -204,7 +204,7 @@ def lint_(c: Context, kernel: str = kernels.DEFAULT_KERNEL) -> None:
 
 
 MATRIX_KERNELS = "6.1,6.12"
-MATRIX_PROFILES = "plain,iommu,himem,users,partial"
+MATRIX_PROFILES = "plain,bounce,iommu,himem,users,partial"
 
 
 def _list(flag: str, text: str, check: Callable[[str], object]) -> list[str]:

@@ -66,7 +66,8 @@ struct mdma_ring {
 	u64 nr_pages;
 	u64 nr_mapped;
 	u64 nr_descs;
-	struct dma_pool *pool;
+	struct mdma_array pools;	/* struct dma_pool *[], see mdma_ring.c */
+	u32 nr_pools;
 
 	/* where the pages come from: see mdma_reach.c */
 	u64 dma_limit;		/* highest bus address the device may use */

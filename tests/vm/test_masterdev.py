@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pyharness import guestkit, himem, kjudge
+from pyharness import compare, guestkit, himem, kjudge
 from pyharness import masterdev as md
 from pyharness.guest import Plan
 
@@ -87,7 +87,7 @@ def test_without_edu_rings_go_to_the_platform_device(reload: Reload) -> None:
             got = b"".join(os.read(rx, 1316) for _ in range(16))
     finally:
         reload()
-    assert got == data
+    compare.assert_same(got, data, "received through the platform device")
     assert md.edu_device() is not None
 
 

@@ -6,6 +6,10 @@ rewrites a file whose bytes changed, so kbuild's own dependency tracking
 recompiles what changed (sources, headers, the kernel's config, the command
 line) and nothing else.  W=1 always; sparse (C=2) on request.  A compiler or
 sparse warning is an error: the BuildError carries the output.
+
+The harness builds test builds (MASTERDMA_TEST=1: the modules' test hooks,
+in build/<release>/kmod); check_production() builds what users build (plain
+`make`, in build/<release>/kmod-production) and proves no hook is in it.
 """
 
 from __future__ import annotations
@@ -53,8 +57,13 @@ class BuildResult:
     log: Path
 
 
-def build_dir_for(kernel: KernelTree, paths: Paths) -> Path:
-    return paths.build / kernel.release / "kmod"
+# What marks a test hook in a .ko (kmod/*/*_test.[ch]): its parameters and symbols.
+TEST_PARAMS = ("test_layout_bug", "inject_warn")
+TEST_SYMBOL = re.compile(r"_test_|corrupt")
+
+
+def build_dir_for(kernel: KernelTree, paths: Paths, test_build: bool = True) -> Path:
+    return paths.build / kernel.release / ("kmod" if test_build else "kmod-production")
 
 
 def _is_product(path: Path) -> bool:
@@ -98,20 +107,37 @@ def _locked(directory: Path) -> Iterator[None]:
         yield
 
 
-def build(kernel: KernelTree, paths: Paths, *, sparse: bool = False, jobs: int = 2) -> BuildResult:
-    """Build every module of kmod/ against kernel; raise BuildError on error or warning."""
-    dest = build_dir_for(kernel, paths)
+def build(
+    kernel: KernelTree,
+    paths: Paths,
+    *,
+    sparse: bool = False,
+    jobs: int = 2,
+    test_build: bool = True,
+) -> BuildResult:
+    """Build every module of kmod/ against kernel; raise BuildError on error or warning.
+
+    test_build: with the test hooks (MASTERDMA_TEST=1), as every VM run needs.
+    """
+    dest = build_dir_for(kernel, paths, test_build)
     with _locked(dest.parent):
-        return _build(kernel, paths, dest, sparse, jobs)
+        return _build(kernel, paths, dest, sparse=sparse, jobs=jobs, test_build=test_build)
 
 
-def _build(kernel: KernelTree, paths: Paths, dest: Path, sparse: bool, jobs: int) -> BuildResult:
+def _build(
+    kernel: KernelTree, paths: Paths, dest: Path, *, sparse: bool, jobs: int, test_build: bool
+) -> BuildResult:
     changed = sync_sources(paths.kmod, dest)
-    log = dest.parent / ("sparse.log" if sparse else "build.log")
+    kind = "" if test_build else "production-"
+    log = dest.parent / (f"{kind}sparse.log" if sparse else f"{kind}build.log")
     argv = ["make", f"-j{jobs}", "-C", str(kernel.build_dir), f"M={dest}", "W=1", "modules"]
+    if test_build:
+        argv.insert(-1, "MASTERDMA_TEST=1")
     if sparse:
         argv.insert(-1, "C=2")
-    announce(f"building modules against {kernel.release}{' with sparse' if sparse else ''}")
+    what = "test build" if test_build else "production build"
+    sparse_note = " with sparse" if sparse else ""
+    announce(f"building modules against {kernel.release} ({what}){sparse_note}")
     started = time.time()
     try:
         done = run(argv, log=log, echo=False)
@@ -142,3 +168,33 @@ def _build(kernel: KernelTree, paths: Paths, dest: Path, sparse: bool, jobs: int
 def _relative(output: str, copy: Path, source: Path) -> str:
     """Name the real source files in messages, not the build copy."""
     return output.replace(str(copy), str(source))
+
+
+def test_hooks_in(ko: Path) -> list[str]:
+    """The test hooks a module carries: its test parameters and symbols."""
+    params = run(["modinfo", "-F", "parm", str(ko)], echo=False).output.splitlines()
+    found = [f"parameter {p.split(':')[0]}" for p in params if p.split(":")[0] in TEST_PARAMS]
+    symbols = run(["nm", str(ko)], echo=False).output.splitlines()
+    names = [line.split()[-1] for line in symbols if line.strip()]
+    return found + [f"symbol {n}" for n in names if TEST_SYMBOL.search(n)]
+
+
+def check_production(kernel: KernelTree, paths: Paths) -> BuildResult:
+    """Build what users build (no MASTERDMA_TEST) and fail if any test hook is in
+    it; the test build must have them, or the check would prove nothing."""
+    production = build(kernel, paths, test_build=False)
+    leaks = {name: hooks for name, ko in production.modules.items() if (hooks := test_hooks_in(ko))}
+    if leaks:
+        raise BuildError(
+            f"test hooks in the production build against {kernel.release}",
+            "\n".join(f"{name}: {', '.join(hooks)}" for name, hooks in leaks.items()),
+        )
+    tested = build(kernel, paths)
+    carried = {name for name, ko in tested.modules.items() if test_hooks_in(ko)}
+    if not {"mdma", "masterdev"} <= carried:
+        raise BuildError(
+            "the test build carries no test hooks: the production check would prove nothing",
+            f"modules with hooks: {sorted(carried)}",
+        )
+    announce(f"production build against {kernel.release}: no test hook in any module")
+    return production

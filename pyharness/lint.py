@@ -84,6 +84,11 @@ def sparse(paths: Paths, kernel_spec: str) -> None:
     kbuild.build(kernel, paths, sparse=True)
 
 
+def production(paths: Paths, kernel_spec: str) -> None:
+    """What users build (plain `make`) carries no test hook (kbuild.check_production)."""
+    kbuild.check_production(kernels.resolve(kernel_spec, paths), paths)
+
+
 def python(paths: Paths) -> None:
     bindir = Path(sys.executable).parent
     commands: list[list[str]] = [

@@ -18,12 +18,10 @@
  * so that a real device (28 or 32 address bits, or behind an IOMMU) walks
  * them.
  *
- * inject_warn is a test-only knob: set at load, the module WARN()s once so
- * that the harness can show its kernel log judge failing a run.
+ * Test-only hooks are in masterdev_test.c (test builds only).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/bug.h>
 #include <linux/debugfs.h>
 #include <linux/dma-mapping.h>
 #include <linux/fs.h>
@@ -33,11 +31,7 @@
 #include <linux/platform_device.h>
 
 #include "masterdev.h"
-
-static bool inject_warn;
-module_param(inject_warn, bool, 0400);
-MODULE_PARM_DESC(inject_warn,
-		 "Test only: WARN() at load to prove the harness's log judge (default: off)");
+#include "masterdev_test.h"
 
 static bool use_edu = true;
 module_param_named(edu, use_edu, bool, 0444);
@@ -230,7 +224,7 @@ static int __init masterdev_init(void)
 {
 	int ret;
 
-	WARN(inject_warn, "masterdev: inject_warn is set, warning on purpose\n");
+	masterdev_test_load();
 	if (card_dma_bits < 32 || card_dma_bits > 64) {
 		pr_err("card_dma_bits=%u: want 32 to 64\n", card_dma_bits);
 		return -EINVAL;

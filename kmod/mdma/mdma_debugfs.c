@@ -5,14 +5,11 @@
  * /sys/kernel/debug/mdma/stats: rings and pages in use.
  * /sys/kernel/debug/mdma/<ring>/summary: "key: value" lines of the layout.
  * /sys/kernel/debug/mdma/<ring>/map: one line per page or tail, in access
- * order.  /sys/kernel/debug/mdma/<ring>/corrupt (test only, write-only):
- * writing a fragment number points that fragment's descriptor at the next
- * fragment, so that the harness can show its device checks failing.
+ * order.  Test builds add files of their own (mdma_test.c).
  * debugfs is root-only; files are removed before their ring is freed.
  */
 #include <linux/debugfs.h>
 #include <linux/fs.h>
-#include <linux/kstrtox.h>
 #include <linux/module.h>
 #include <linux/seq_file.h>
 
@@ -134,31 +131,11 @@ static const struct seq_operations mdma_map_sops = {
 };
 DEFINE_SEQ_ATTRIBUTE(mdma_map);
 
-static ssize_t mdma_corrupt_write(struct file *file, const char __user *buf,
-				  size_t count, loff_t *ppos)
-{
-	struct mdma_ring *ring = file->private_data;
-	u64 index;
-	int ret;
-
-	ret = kstrtou64_from_user(buf, count, 0, &index);
-	if (!ret)
-		ret = mdma_ring_corrupt(ring, index);
-	return ret ?: count;
-}
-
-static const struct file_operations mdma_corrupt_fops = {
-	.owner = THIS_MODULE,
-	.open = simple_open,
-	.write = mdma_corrupt_write,
-};
-
 void mdma_debugfs_add(struct mdma_ring *ring)
 {
 	ring->debugfs = debugfs_create_dir(ring->name, mdma_debugfs_root);
 	debugfs_create_file("summary", 0400, ring->debugfs, ring,
 			    &mdma_summary_fops);
 	debugfs_create_file("map", 0400, ring->debugfs, ring, &mdma_map_fops);
-	debugfs_create_file("corrupt", 0200, ring->debugfs, ring,
-			    &mdma_corrupt_fops);
+	mdma_test_debugfs_add(ring);
 }

@@ -10,14 +10,9 @@
 #include <linux/dmapool.h>
 #include <master/mdma.h>
 
-#define MDMA_BATCH	512	/* pages or descriptors between reschedules */
+#include "mdma_test.h"
 
-/* Test-only layout bugs, to prove the harness notices them. */
-enum mdma_layout_bug {
-	MDMA_BUG_NONE = 0,
-	MDMA_BUG_EXTRA_TAIL = 1,	/* pack one tail too many per page */
-	MDMA_BUG_SKIP_PAGE = 2,		/* leave the first page unused */
-};
+#define MDMA_BATCH	512	/* pages or descriptors between reschedules */
 
 /**
  * struct mdma_desc_slot - one descriptor of the ring
@@ -46,7 +41,7 @@ struct mdma_ring {
 	struct mdma_ring_params params;
 	const struct mdma_desc_ops *ops;
 	char name[32];
-	int bug;
+	int bug;	/* enum mdma_layout_bug; test builds only */
 
 	/* geometry, from the parameters */
 	u32 tail_size;
@@ -80,16 +75,20 @@ struct mdma_ring {
 	u64 nl_id;			/* its place in that list, for dumps */
 };
 
+/* The ring's test-only layout bug; a production build has none. */
+static inline int mdma_bug(const struct mdma_ring *ring)
+{
+	return MDMA_TEST_BUILD ? ring->bug : MDMA_BUG_NONE;
+}
+
 /* mdma_main.c */
 extern struct dentry *mdma_debugfs_root;
 extern atomic_long_t mdma_pages_in_use;
 extern atomic_t mdma_rings;
-int mdma_layout_bug(void);
 
 /* mdma_ring.c */
 void mdma_locate(const struct mdma_ring *ring, u64 index, u32 *page,
 		 u32 *offset, u32 *length);
-int mdma_ring_corrupt(struct mdma_ring *ring, u64 index);
 
 /* mdma_reach.c */
 void mdma_reach_init(struct mdma_ring *ring);

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * mdma - the Master ring allocator, module glue: debugfs root, statistics,
- * test-only knobs.
+ * mdma - the Master ring allocator, module glue: debugfs root, statistics.
  *
  * The allocator itself is in mdma_ring.c; descriptor formats in
  * mdma_desc.c; user copies and mmap in mdma_user.c; debugfs reports in
- * mdma_debugfs.c; the generic netlink family in mdma_netlink.c.
+ * mdma_debugfs.c; the generic netlink family in mdma_netlink.c; test-only
+ * hooks in mdma_test.c (test builds only).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -18,16 +18,6 @@
 struct dentry *mdma_debugfs_root;
 atomic_long_t mdma_pages_in_use = ATOMIC_LONG_INIT(0);
 atomic_t mdma_rings = ATOMIC_INIT(0);
-
-static int test_layout_bug;
-module_param(test_layout_bug, int, 0600);
-MODULE_PARM_DESC(test_layout_bug,
-		 "Test only: 1 packs one tail too many per page, 2 skips a page (default: 0)");
-
-int mdma_layout_bug(void)
-{
-	return READ_ONCE(test_layout_bug);
-}
 
 static int __init mdma_init(void)
 {

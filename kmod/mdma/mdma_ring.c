@@ -83,13 +83,13 @@ static int mdma_geometry(struct mdma_ring *ring)
 	if (tail) {
 		ring->tails_per_page = p->tails == MASTER_DMA_TAILS_PACKED ?
 				       PAGE_SIZE / tail : 1;
-		if (ring->bug == MDMA_BUG_EXTRA_TAIL)
+		if (mdma_bug(ring) == MDMA_BUG_EXTRA_TAIL)
 			ring->tails_per_page++;
 		ring->tail_pages = DIV_ROUND_UP_ULL(p->buffers,
 						    ring->tails_per_page);
 	}
 	ring->total_pages = ring->full_pages + ring->tail_pages +
-			    (ring->bug == MDMA_BUG_SKIP_PAGE);
+			    (mdma_bug(ring) == MDMA_BUG_SKIP_PAGE);
 	/* page indexes are u32 in reports; the ring's bytes must fit size_t */
 	if (ring->total_pages > U32_MAX ||
 	    check_mul_overflow(ring->total_pages, (u64)PAGE_SIZE, &bytes) ||
@@ -109,7 +109,7 @@ static int mdma_geometry(struct mdma_ring *ring)
 void mdma_locate(const struct mdma_ring *ring, u64 index, u32 *page,
 		 u32 *offset, u32 *length)
 {
-	u32 skip = ring->bug == MDMA_BUG_SKIP_PAGE;
+	u32 skip = mdma_bug(ring) == MDMA_BUG_SKIP_PAGE;
 	u32 part, slot;
 	u64 buf = div_u64_rem(index, ring->pointers_per_buf, &part);
 
@@ -398,7 +398,7 @@ struct mdma_ring *mdma_ring_alloc(struct device *dev,
 	ring->dev = dev;
 	ring->params = *params;
 	ring->ops = params->ops;
-	ring->bug = mdma_layout_bug();
+	ring->bug = mdma_test_layout_bug();
 	strscpy(ring->name, params->name ?: dev_name(dev), sizeof(ring->name));
 	ring->params.name = ring->name;
 
@@ -556,31 +556,6 @@ int mdma_ring_fragment(const struct mdma_ring *ring, u64 index,
 	return 0;
 }
 EXPORT_SYMBOL_GPL(mdma_ring_fragment);
-
-/**
- * mdma_ring_corrupt() - test only: point one descriptor at the next fragment
- * @ring: the ring, idle
- * @index: fragment whose descriptor is rewritten
- *
- * The descriptor keeps its length, flags and chain but takes the bus address
- * of fragment @index + 1 (or 0), so a device still writes inside the ring.
- *
- * Return: 0, or -EINVAL if @index is beyond the ring or it has one fragment.
- */
-int mdma_ring_corrupt(struct mdma_ring *ring, u64 index)
-{
-	struct mdma_desc_slot *descs = ring->descs.mem;
-	const struct mdma_desc_ops *ops = ring->ops;
-	u64 other = index + 1 == ring->pointers ? 0 : index + 1;
-	void *desc;
-
-	if (index >= ring->nr_descs || other == index)
-		return -EINVAL;
-	desc = descs[index].cpu;
-	ops->fill(desc, ops->addr(descs[other].cpu), ops->len(desc),
-		  ops->next(desc), ops->flags(desc), ring->params.dir);
-	return 0;
-}
 
 /**
  * mdma_ring_bytes() - bytes of data a ring holds (buffers * bufsize)

@@ -217,3 +217,18 @@ def test_a_second_build_with_nothing_changed_recompiles_nothing(
     assert "nothing recompiled" in capsys.readouterr().err
     assert {ko: ko.stat().st_mtime_ns for ko in second.modules.values()} == stamps
     assert {o: o.stat().st_mtime_ns for o in second.directory.rglob("*.o")} == objects
+
+
+def test_the_production_build_carries_no_test_hook(tmp_path: Path) -> None:
+    """What `make` builds for users has no test parameter or symbol; the test
+    build has them (kbuild.check_production raises otherwise)."""
+    paths = Paths(root=ROOT, cache=Paths.default().cache, build=tmp_path)
+    try:
+        tree = kernels.resolve(kernels.DEFAULT_KERNEL, paths, fetch=False)
+    except KernelFetchError:
+        pytest.skip("kernel 6.1 is not cached yet (lint checks it in make test)")
+    production = kbuild.check_production(tree, paths)
+    assert all(kbuild.test_hooks_in(ko) == [] for ko in production.modules.values())
+    tested = kbuild.build(tree, paths)
+    assert "parameter test_layout_bug" in kbuild.test_hooks_in(tested.modules["mdma"])
+    assert "parameter inject_warn" in kbuild.test_hooks_in(tested.modules["masterdev"])

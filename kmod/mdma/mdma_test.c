@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mdma_test.c - mdma's test-only hooks (test builds only: MASTERDMA_TEST=1)
+ *
+ * test_layout_bug (module parameter): 1 packs one tail too many per page,
+ * 2 leaves the first page unused, so that the harness shows it notices.
+ * /sys/kernel/debug/mdma/<ring>/corrupt (write-only): writing a fragment
+ * number points that fragment's descriptor at the next fragment, so that
+ * the harness can show its device checks failing.
+ */
+#include <linux/debugfs.h>
+#include <linux/fs.h>
+#include <linux/kstrtox.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+
+#include "mdma_internal.h"
+
+static int test_layout_bug;
+module_param(test_layout_bug, int, 0600);
+MODULE_PARM_DESC(test_layout_bug,
+		 "Test only: 1 packs one tail too many per page, 2 skips a page (default: 0)");
+
+int mdma_test_layout_bug(void)
+{
+	return READ_ONCE(test_layout_bug);
+}
+
+/**
+ * mdma_ring_corrupt() - test only: point one descriptor at the next fragment
+ * @ring: the ring, idle
+ * @index: fragment whose descriptor is rewritten
+ *
+ * The descriptor keeps its length, flags and chain but takes the bus address
+ * of fragment @index + 1 (or 0), so a device still writes inside the ring.
+ *
+ * Return: 0, or -EINVAL if @index is beyond the ring or it has one fragment.
+ */
+static int mdma_ring_corrupt(struct mdma_ring *ring, u64 index)
+{
+	struct mdma_desc_slot *descs = ring->descs.mem;
+	const struct mdma_desc_ops *ops = ring->ops;
+	u64 other = index + 1 == ring->pointers ? 0 : index + 1;
+	void *desc;
+
+	if (index >= ring->nr_descs || other == index)
+		return -EINVAL;
+	desc = descs[index].cpu;
+	ops->fill(desc, ops->addr(descs[other].cpu), ops->len(desc),
+		  ops->next(desc), ops->flags(desc), ring->params.dir);
+	return 0;
+}
+
+static ssize_t mdma_corrupt_write(struct file *file, const char __user *buf,
+				  size_t count, loff_t *ppos)
+{
+	struct mdma_ring *ring = file->private_data;
+	u64 index;
+	int ret;
+
+	ret = kstrtou64_from_user(buf, count, 0, &index);
+	if (!ret)
+		ret = mdma_ring_corrupt(ring, index);
+	return ret ?: count;
+}
+
+static const struct file_operations mdma_corrupt_fops = {
+	.owner = THIS_MODULE,
+	.open = simple_open,
+	.write = mdma_corrupt_write,
+};
+
+void mdma_test_debugfs_add(struct mdma_ring *ring)
+{
+	debugfs_create_file("corrupt", 0200, ring->debugfs, ring,
+			    &mdma_corrupt_fops);
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * mdma_test.h - mdma's test-only hooks, in one place.
+ *
+ * They are compiled in only by a test build (make MASTERDMA_TEST=1, what the
+ * harness builds); a production build gets the stubs below, so the modules
+ * users load have no test parameter, file or branch (a check of the
+ * production .ko files proves it).
+ */
+#ifndef MDMA_TEST_H
+#define MDMA_TEST_H
+
+struct mdma_ring;
+
+/* Test-only layout bugs, to prove the harness notices them. */
+enum mdma_layout_bug {
+	MDMA_BUG_NONE = 0,
+	MDMA_BUG_EXTRA_TAIL = 1,	/* pack one tail too many per page */
+	MDMA_BUG_SKIP_PAGE = 2,		/* leave the first page unused */
+};
+
+#ifdef MASTERDMA_TEST
+#define MDMA_TEST_BUILD	1
+int mdma_test_layout_bug(void);
+void mdma_test_debugfs_add(struct mdma_ring *ring);
+#else
+#define MDMA_TEST_BUILD	0
+static inline int mdma_test_layout_bug(void)
+{
+	return MDMA_BUG_NONE;
+}
+
+static inline void mdma_test_debugfs_add(struct mdma_ring *ring)
+{
+}
+#endif
+
+#endif /* MDMA_TEST_H */

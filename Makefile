@@ -5,7 +5,8 @@
 #   make vm-test    bootstrap, then build, boot QEMU, load, verify, report
 #   make test       bootstrap, then host tests + lint + VM tests
 #   make lint       bootstrap, then ruff, mypy, checkpatch, kernel-doc, sparse
-#   make clean      remove the module objects (kmod/) and build/
+#   make clean      remove the module objects (kmod/, build/<release>/); the run logs in
+#                   build/runs stay (.venv/bin/invoke clean removes all of build/)
 #
 # Extra invoke flags: make vm-test ARGS="--kernel 6.12 --profile iommu"
 # Works from any directory: make -f /path/to/masterdma/Makefile test
@@ -33,6 +34,6 @@ lint: bootstrap
 
 clean:
 	$(MAKE) -C $(ROOT)/kmod clean
-	rm -rf $(ROOT)/build
+	rm -rf $(filter-out $(ROOT)/build/runs,$(wildcard $(ROOT)/build/*))
 
 .PHONY: all modules bootstrap vm-test test lint clean

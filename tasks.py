@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import shutil
+import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -46,14 +47,20 @@ def _task(**kwargs: Any) -> Callable[[Callable[..., None]], MasterTask]:
     return task(klass=MasterTask, auto_shortflags=False, **kwargs)
 
 
+MAX_SECONDS = 86400.0
+
+
 def _seconds(flag: str, text: str) -> float:
-    """A positive number of seconds from the command line, or a one-line error."""
+    """Seconds from the command line, 1 to a day, or a one-line error."""
     try:
         value = float(text)
     except ValueError:
         value = -1.0
-    if not value > 0:
-        raise Exit(f"error: {flag} {text!r}: give a positive number of seconds", code=2)
+    if not 1 <= value <= MAX_SECONDS:  # also refuses nan and inf
+        raise Exit(
+            f"error: {flag} {text!r}: give a number of seconds from 1 to {MAX_SECONDS:.0f}",
+            code=2,
+        )
     return value
 
 
@@ -65,6 +72,8 @@ def _choice(flag: str, value: str, choices: Sequence[str]) -> str:
 
 def _kernel(spec: str) -> str:
     """Check a kernel spec before any work (apt's lists, the cache); a one-line error."""
+    if not spec.strip():
+        raise Exit(f"error: --kernel {spec!r}: give {KERNEL_HELP}", code=2)
     try:
         kernels.check(spec, PATHS)
     except HarnessError as err:
@@ -85,7 +94,7 @@ def _harness_errors() -> Iterator[None]:
 
 @_task(help={"kernel": KERNEL_HELP})
 def setup(c: Context, kernel: str = kernels.DEFAULT_KERNEL) -> None:
-    """Fetch a kernel (~85 MB) and the kernel source for checkpatch (~140 MB) ahead of use.
+    """Fetch a kernel (85-124 MB) and the kernel source for checkpatch (~140 MB) ahead of use.
 
     Host packages and the venv come from `make bootstrap`.
     """
@@ -98,7 +107,7 @@ def setup(c: Context, kernel: str = kernels.DEFAULT_KERNEL) -> None:
 
 @_task(help={"kernel": KERNEL_HELP, "list_cached": "list the cached kernels and exit"})
 def kernel(c: Context, kernel: str = kernels.DEFAULT_KERNEL, list_cached: bool = False) -> None:
-    """Fetch a Debian kernel into the cache (once, ~85 MB) and print where it is."""
+    """Fetch a Debian kernel into the cache (once, 85-124 MB) and print where it is."""
     if list_cached:
         cached = kernels.cached_kernels(PATHS)
         if not cached:
@@ -219,7 +228,7 @@ def _list(flag: str, text: str, check: Callable[[str], object]) -> list[str]:
 
 @_task(
     help={
-        "kernel": "comma-separated kernels for the VM tests",
+        "kernel": "comma-separated kernels for the VM tests (lint's sparse uses the first)",
         "profile": "comma-separated VM profiles",
         "kvm": VM_HELP["kvm"],
         "vm": "run the VM tests (--no-vm: host tests and lint only)",
@@ -268,6 +277,14 @@ def clean(c: Context, cache: bool = False) -> None:
         announce(f"removing {target}")
         shutil.rmtree(target, ignore_errors=True)
 
+
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM (a cancelled CI job, kill): unwind like Ctrl-C, so that the
+    runner kills the guest's process group instead of leaving QEMU running."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+signal.signal(signal.SIGTERM, _terminated)
 
 ns = Collection(setup, kernel, build, vm_test, test, clean)
 ns.add_task(lint_, name="lint")

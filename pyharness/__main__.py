@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -50,14 +51,17 @@ def _events(args: argparse.Namespace) -> int:
     return 0
 
 
+U32_MAX = (1 << 32) - 1  # buffers and bufsize are __u32 in the UAPI
+
+
 def positive_integer(text: str) -> int:
-    """A count or size of at least 1 (decimal, or 0x hexadecimal)."""
+    """A count or size from 1 to 2**32 - 1 (decimal, or 0x hexadecimal)."""
     try:
         value = int(text, 0)
     except ValueError:
         value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    if not 1 <= value <= U32_MAX:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer from 1 to {U32_MAX}")
     return value
 
 
@@ -86,7 +90,12 @@ def parser() -> argparse.ArgumentParser:
     )
     lay.add_argument("--tails", choices=("packed", "own-page"), default="packed", help=DEFAULT)
     lay.add_argument(
-        "--pointer-size", type=int, choices=(4, 8), default=8, help="bytes; " + DEFAULT
+        "--pointer-size",
+        type=int,
+        choices=(4, 8),
+        default=8,
+        metavar="{4,8}",
+        help="bytes; " + DEFAULT,
     )
     lay.add_argument("--kmalloc", choices=("pow2", "slub"), default="slub", help=DEFAULT)
     lay.add_argument(
@@ -108,7 +117,11 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    result: int = args.run(args)
+    try:
+        result: int = args.run(args)
+    except BrokenPipeError:  # `... | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return result
 
 

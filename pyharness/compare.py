@@ -1,7 +1,7 @@
 """Compare large byte buffers the way a failing test should report them.
 
 pytest's own diff of two megabyte buffers can exhaust a small guest's memory
-(issue 18: it OOM-killed the 448 MiB himem guest); these report the first
+(it once OOM-killed the 448 MiB himem guest); these report the first
 differing offset and how many bytes differ, never the buffers.
 """
 

@@ -2,7 +2,8 @@
 
 In the guest, tests call record(); each figure is one JSON line in the run
 directory.  On the host, render() lists them.  They are observations (MiB/s,
-counters), never pass/fail thresholds: speed is judged by `invoke bench`.
+counters), never pass/fail thresholds: a timed test would fail on a slow
+machine, not on a slow module.
 """
 
 from __future__ import annotations

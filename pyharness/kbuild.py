@@ -161,7 +161,8 @@ def _build(
         what = f"{len(changed)} source file(s) changed" if changed else "kernel or options changed"
         announce(f"built {', '.join(rebuilt)} in {done.seconds:.1f} s ({what})")
     else:
-        announce(f"modules up to date ({', '.join(modules)}): nothing recompiled")
+        checked = f"; sparse checked every source (log: {log})" if sparse else ""
+        announce(f"modules up to date ({', '.join(modules)}): nothing recompiled{checked}")
     return BuildResult(kernel, dest, modules, log)
 
 

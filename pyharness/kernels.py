@@ -44,7 +44,12 @@ class KernelTree:
 
 
 def resolve(spec: str, paths: Paths, *, fetch: bool = True) -> KernelTree:
-    """Turn --kernel SPEC into a KernelTree, fetching Debian packages when needed."""
+    """Turn --kernel SPEC into a KernelTree, fetching Debian packages when needed.
+
+    A release as `uname -r` or `kernel --list-cached` prints it (6.1.0-57-amd64)
+    names its ABI.
+    """
+    spec = spec.removesuffix(f"-{FLAVOUR}")
     if spec == "host":
         return host_kernel()
     if "/" in spec or Path(spec).is_dir():
@@ -106,7 +111,7 @@ def _abi_key(abi: str) -> tuple[int, ...]:
 
 def latest_abi(spec: str) -> str:
     """The newest Debian ABI for a series such as 6.1 or 6.12, from apt's lists."""
-    names = run(["apt-cache", "pkgnames", "linux-headers-"], echo=False).output.split()
+    names = run(["apt-cache", "pkgnames", "linux-headers-"], echo=False, show=False).output.split()
     pattern = re.compile(rf"linux-headers-({ABI})-{FLAVOUR}")
     abis = [m.group(1) for n in names if (m := pattern.fullmatch(n))]
     matching = [a for a in abis if a == spec or _abi_matches(a, spec)]
@@ -136,6 +141,7 @@ def check(spec: str, paths: Paths) -> None:
 
     Run before any build or boot, so that a wrong --kernel costs no time.
     """
+    spec = spec.removesuffix(f"-{FLAVOUR}")
     if spec == "host":
         host_kernel()
     elif "/" in spec or Path(spec).is_dir():
@@ -145,7 +151,7 @@ def check(spec: str, paths: Paths) -> None:
 
 
 def _package_fields(package: str) -> dict[str, str]:
-    out = run(["apt-cache", "show", "--no-all-versions", package], echo=False).output
+    out = run(["apt-cache", "show", "--no-all-versions", package], echo=False, show=False).output
     fields: dict[str, str] = {}
     for line in out.splitlines():
         key, sep, value = line.partition(": ")

@@ -54,6 +54,13 @@ class FamilyMissing(RuntimeError):
     """The family is not registered: its module is not loaded."""
 
 
+def missing(families: Sequence[str]) -> FamilyMissing:
+    """The one answer when none of these families is there (stat and events)."""
+    names = " or ".join(repr(f) for f in families)
+    modules = " or ".join(MODULE_OF[f] for f in families)
+    return FamilyMissing(f"no {names} family: load {modules}")
+
+
 def enum(name: str) -> dict[int, str]:
     """An enum of the UAPI header, value -> name."""
     return dict(uapi.ffi().typeof(f"enum {name}").elements)
@@ -109,7 +116,7 @@ class MasterDmaSocket(GenericNetlinkSocket):  # type: ignore[misc]
         except NetlinkError as err:
             self.close()
             if err.code == errno.ENOENT:
-                raise FamilyMissing(f"no {family!r} family: load {MODULE_OF[family]}") from err
+                raise missing([family]) from err
             raise
 
     def request(

@@ -64,15 +64,17 @@ def run(
     echo: bool | Callable[[str], str] = True,
     check: bool = True,
     inherit: bool = False,
+    show: bool = True,
 ) -> Completed:
     """Run argv; echo its output (or what echo(line) keeps of each line); raise
     CommandError if check is set and it fails or times out.
 
     inherit=True hands the terminal to the command (apt's own progress bar) and
-    captures nothing.
+    captures nothing; show=False does not print the command line (a query).
     """
     args = [os.fspath(a) for a in argv]
-    print(f"$ {shlex.join(args)}", file=sys.stderr, flush=True)
+    if show:
+        print(f"$ {shlex.join(args)}", file=sys.stderr, flush=True)
     full_env = {**os.environ, **env} if env else None
     start = time.monotonic()
     if inherit:

@@ -29,14 +29,23 @@ RING_COLUMNS = (
 
 
 def snapshot() -> dict[str, Any]:
-    """Rings and totals from mdma; regions and totals from allocator if loaded."""
-    with netlink.MasterDmaSocket("mdma") as mdma:
-        out: dict[str, Any] = {"rings": mdma.rings(), "ring_totals": mdma.totals()}
-    try:
-        with netlink.MasterDmaSocket("allocator") as allocator:
-            out |= {"regions": allocator.regions(), "himem": allocator.totals()}
-    except netlink.FamilyMissing:
-        out |= {"regions": [], "himem": None}
+    """Rings and totals from mdma, regions and totals from allocator, each if loaded.
+
+    Raises netlink.FamilyMissing, as events() does, when neither is.
+    """
+    out: dict[str, Any] = {"rings": [], "ring_totals": None, "regions": [], "himem": None}
+    found = False
+    with contextlib.suppress(netlink.FamilyMissing), netlink.MasterDmaSocket("mdma") as mdma:
+        out |= {"rings": mdma.rings(), "ring_totals": mdma.totals()}
+        found = True
+    with (
+        contextlib.suppress(netlink.FamilyMissing),
+        netlink.MasterDmaSocket("allocator") as allocator,
+    ):
+        out |= {"regions": allocator.regions(), "himem": allocator.totals()}
+        found = True
+    if not found:
+        raise netlink.missing(["mdma", "allocator"])
     return out
 
 
@@ -65,7 +74,10 @@ def zones(summary: dict[str, int]) -> str:
 
 def render(snap: dict[str, Any]) -> str:
     totals = snap["ring_totals"]
-    lines = [f"rings: {totals['rings']}, pages held: {totals['pages']}", ""]
+    if totals is None:
+        lines = ["rings: mdma.ko not loaded", ""]
+    else:
+        lines = [f"rings: {totals['rings']}, pages held: {totals['pages']}", ""]
     lines.append("  ".join(fmt.format(title) for _, title, fmt in RING_COLUMNS).rstrip())
     for ring in snap["rings"]:
         row = _ring_row(ring)
@@ -126,9 +138,7 @@ def events(families: list[str] | None = None) -> Iterator[dict[str, Any]]:
             continue
         listening.append(family)
     if sock is None:
-        wanted = families or ["mdma", "allocator"]
-        modules = " or ".join(netlink.MODULE_OF[f] for f in wanted)
-        raise netlink.FamilyMissing(f"no {' or '.join(map(repr, wanted))} family: load {modules}")
+        raise netlink.missing(families or ["mdma", "allocator"])
     print(f"listening to {', '.join(listening)}", file=sys.stderr, flush=True)
     with sock:
         yield from counted(sock.events(), resync)
@@ -140,11 +150,6 @@ def resync() -> dict[str, Any]:
         snap = snapshot()
     except netlink.FamilyMissing:
         snap = {"rings": [], "regions": []}
-        with (
-            contextlib.suppress(netlink.FamilyMissing),
-            netlink.MasterDmaSocket("allocator") as allocator,
-        ):
-            snap["regions"] = allocator.regions()
     return {"family": None, "event": "resync", "rings": snap["rings"], "regions": snap["regions"]}
 
 

@@ -68,7 +68,7 @@ def vng_executable() -> str:
         return str(beside)
     found = shutil.which("vng")
     if not found:
-        raise ConfigError("vng (virtme-ng) not found: run `make test` to set up the venv")
+        raise ConfigError("vng (virtme-ng) not found: run `make bootstrap` to set up the venv")
     return found
 
 

@@ -1,7 +1,7 @@
 """Every way a process reaches a shared mapping, tried on one mapping.
 
 Ring mappings and /dev/himem mappings must behave like ordinary shared
-device mappings (issue 18, item 2): each madvise advice, mprotect, mremap,
+device mappings: each madvise advice, mprotect, mremap,
 partial munmap, fork, process_vm_readv, /proc/<pid>/mem and ptrace peeks
 either work with the memory's real bytes or fail with an errno at the call,
 never a signal on a later access.  survey() runs each case in a forked child

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -95,8 +96,11 @@ def test_an_unknown_kernel_lists_the_kernels_there_are() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--bufsize", "abc", "--buffers", "1"], "argument --bufsize: 'abc' is not a positive"),
-        (["--bufsize", "1", "--buffers", "0"], "argument --buffers: '0' is not a positive"),
+        (
+            ["--bufsize", "abc", "--buffers", "1"],
+            "argument --bufsize: 'abc' is not an integer from 1",
+        ),
+        (["--bufsize", "1", "--buffers", "0"], "argument --buffers: '0' is not an integer from 1"),
         (["--bufsize", "9", "--buffers", "1", "--page-size", "1000"], "'1000' is not a page size"),
     ],
 )
@@ -110,7 +114,7 @@ def test_layout_names_the_bad_value(args: list[str], message: str) -> None:
     )
     assert done.returncode == 2
     assert message in done.stderr
-    assert "_positive" not in done.stderr
+    assert "_positive" not in done.stderr and "positive_integer" not in done.stderr
 
 
 def kbuild_products(kmod: Path) -> list[Path]:
@@ -232,3 +236,35 @@ def test_the_production_build_carries_no_test_hook(tmp_path: Path) -> None:
     tested = kbuild.build(tree, paths)
     assert "parameter test_layout_bug" in kbuild.test_hooks_in(tested.modules["mdma"])
     assert "parameter inject_warn" in kbuild.test_hooks_in(tested.modules["masterdev"])
+
+
+def test_sigterm_kills_the_guest_with_the_harness(tmp_path: Path) -> None:
+    """A cancelled CI job (SIGTERM to invoke) leaves no QEMU behind: the
+    runner's child group dies with it, as on Ctrl-C."""
+    marker = tmp_path / "child.pid"
+    code = (
+        "import tasks\n"
+        "from pyharness.runner import run\n"
+        f"run(['sh', '-c', 'echo $$ > {marker}; exec sleep 300'], check=False)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 30
+    while not marker.exists() or not marker.read_text().strip():
+        assert time.monotonic() < deadline, "the child never started"
+        time.sleep(0.1)
+    child = int(marker.read_text())
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{child}").exists():
+        assert time.monotonic() < deadline, f"child {child} outlived the harness"
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("timeout", ["inf", "nan", "1e-9", "0", "86401"])
+def test_a_timeout_is_a_sane_number_of_seconds(timeout: str) -> None:
+    done = invoke("vm-test", "--timeout", timeout)
+    assert done.returncode == 2
+    assert f"--timeout '{timeout}': give a number of seconds from 1 to 86400" in done.stderr

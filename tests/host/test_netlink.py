@@ -71,3 +71,8 @@ def test_an_overrun_is_said_resynced_and_the_gap_counted() -> None:
     assert out[5] == {"family": "mdma", "event": "lost", "count": 10, "first": 10, "last": 19}
     assert stat.event_line(out[5]) == "mdma: lost 10 events (sequence 10 to 19)"
     assert "ENOBUFS" in stat.event_line(out[2])
+
+
+def test_stat_and_events_give_one_answer_when_nothing_is_loaded() -> None:
+    both = str(netlink.missing(["mdma", "allocator"]))
+    assert both == "no 'mdma' or 'allocator' family: load mdma.ko or allocator.ko"

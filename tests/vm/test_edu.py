@@ -92,6 +92,24 @@ def test_a_corrupted_descriptor_fails_the_edu_check(iface: str) -> None:
     assert check.first_failed == 5
 
 
+@pytest.mark.kernel_expect("error")  # the failed fragments' dev_err
+@pytest.mark.parametrize("iface", ["asitx0", "asirx0"])
+def test_the_edu_check_never_leaves_a_fragments_page(iface: str) -> None:
+    """mdma's test-only layout bug 1 packs a fourth 1316-byte tail into each
+    page: tails 3 and 7 of an 8 x 1316 ring start at 3948 and would run 1168
+    bytes into the next physical page.  The check moves nothing beyond the
+    page (by edu or by the CPU) and fails exactly those fragments."""
+    knob = Path("/sys/module/mdma/parameters/test_layout_bug")
+    md.set_geometry(iface, 8, 1316)
+    md.write_attr(knob, "1")
+    try:
+        with md.opened(iface, os.O_RDWR | os.O_NONBLOCK) as fd:
+            check = md.edu_check(fd, random.getrandbits(63))
+    finally:
+        md.write_attr(knob, "0")
+    assert (check.checked, check.failed, check.first_failed) == (8, 2, 3)
+
+
 def test_rings_are_within_the_mask() -> None:
     limit = md.ring_limit("sdirx0")  # PLX 9080 descriptors: 32 bits at most
     md.set_geometry("sdirx0", 2000, 9588)  # 6000 pages

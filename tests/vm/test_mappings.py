@@ -1,4 +1,4 @@
-"""Ring mappings behave like ordinary shared device mappings (issue 18, item 2).
+"""Ring mappings behave like ordinary shared device mappings.
 
 Every madvise advice, mprotect, mremap, partial munmap, fork,
 process_vm_readv, /proc/<pid>/mem and ptrace peek on a mapping of an SDI ring

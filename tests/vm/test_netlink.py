@@ -212,7 +212,7 @@ FLOOD = 1500  # ring opens: 3000 events, far more than a socket's receive buffer
 def test_events_command_survives_an_overrun_and_counts_the_loss() -> None:
     """Stopped while 3000 events are sent, the monitor says it overran, resyncs
     from a dump, counts exactly what it lost by the events' sequence numbers
-    and goes on listening (issue 18, item 6).  Until it has read what was
+    and goes on listening, as `ip monitor` does.  Until it has read what was
     queued, the kernel drops more events for it (the socket is congested), so
     the test sends one ring's events at a time until they arrive."""
     with md.preserved(), _events_command("--json", "--family", "mdma") as proc:

@@ -121,7 +121,7 @@ def test_a_ring_of_more_descriptors_than_reachable_memory_fails_quietly() -> Non
     runs out the open fails with ENOMEM and no allocation-failure report (the
     judge fails a Call Trace).  Only where the device reaches part of the
     RAM below 4 GiB and nothing else (the partial profile): elsewhere the ring
-    opens, and freeing 2**20 descriptors one by one is issue 18's slow case."""
+    opens, and test_extremes.py frees 2**20 descriptors."""
     if md.behind_iommu() or md.ring_limit("asitx0") >= mem_total() or himem.ram_above(1 << 32):
         pytest.skip("the coherent memory of this profile holds the descriptors")
     md.set_geometry("asitx0", 1 << 20, 1)

@@ -27,6 +27,7 @@ static int __init mdma_init(void)
 		return ret;
 	mdma_debugfs_root = debugfs_create_dir("mdma", NULL);
 	mdma_debugfs_stats(mdma_debugfs_root);
+	mdma_test_init(mdma_debugfs_root);
 	return 0;
 }
 module_init(mdma_init);

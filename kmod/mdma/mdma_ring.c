@@ -30,7 +30,7 @@
 
 static int mdma_array_alloc(struct mdma_array *array, u64 n, size_t size)
 {
-	if (n > INT_MAX / size)
+	if (n > INT_MAX / size || mdma_test_fail("array"))
 		return -ENOMEM;
 	array->mem = kvcalloc(n, size, GFP_KERNEL);
 	if (!array->mem)
@@ -162,11 +162,13 @@ static int mdma_pages_alloc(struct mdma_ring *ring)
 		if (fatal_signal_pending(current))
 			return -EINTR;
 		want = min_t(u64, ring->total_pages, ring->nr_pages + MDMA_BATCH);
-		got = alloc_pages_bulk_array(gfp | mdma_reach_gfp(ring), want,
+		got = mdma_test_fail("pages") ? ring->nr_pages :
+		      alloc_pages_bulk_array(gfp | mdma_reach_gfp(ring), want,
 					     pages);
 		if (got == ring->nr_pages) {
 			/* the bulk allocator gave up: one page, or fail */
-			pages[got] = alloc_page(gfp | mdma_reach_gfp(ring));
+			pages[got] = mdma_test_fail("page") ? NULL :
+				     alloc_page(gfp | mdma_reach_gfp(ring));
 			if (!pages[got])
 				return -ENOMEM;
 			got++;
@@ -189,7 +191,8 @@ static int mdma_pages_map(struct mdma_ring *ring)
 
 	while (ring->nr_mapped < ring->nr_pages) {
 		/* a failed mapping is our -ENOMEM, not a log line */
-		dma = dma_map_page_attrs(ring->dev, pages[ring->nr_mapped], 0,
+		dma = mdma_test_fail("map") ? DMA_MAPPING_ERROR :
+		      dma_map_page_attrs(ring->dev, pages[ring->nr_mapped], 0,
 					 PAGE_SIZE, ring->params.dir,
 					 DMA_ATTR_NO_WARN);
 		if (dma_mapping_error(ring->dev, dma))
@@ -224,7 +227,7 @@ static struct dma_pool *mdma_desc_pool(struct mdma_ring *ring, u64 index)
 	struct dma_pool **pools = ring->pools.mem;
 	u64 n = div64_u64(index, mdma_descs_per_pool(ring));
 
-	if (!pools[n]) {
+	if (!pools[n] && !mdma_test_fail("pool")) {
 		pools[n] = dma_pool_create(ring->name, ring->dev,
 					   ring->ops->size, ring->ops->align, 0);
 		if (pools[n])
@@ -251,7 +254,8 @@ static int mdma_descs_alloc(struct mdma_ring *ring)
 		if (!pool)
 			return -ENOMEM;
 		/* a device that cannot be served gets -ENOMEM, not a splat */
-		slot->cpu = dma_pool_zalloc(pool, GFP_KERNEL | __GFP_NOWARN,
+		slot->cpu = mdma_test_fail("desc") ? NULL :
+			    dma_pool_zalloc(pool, GFP_KERNEL | __GFP_NOWARN,
 					    &slot->dma);
 		if (!slot->cpu)
 			return -ENOMEM;
@@ -392,7 +396,7 @@ struct mdma_ring *mdma_ring_alloc(struct device *dev,
 
 	if (!dev || !params)
 		return ERR_PTR(-EINVAL);
-	ring = kzalloc(sizeof(*ring), GFP_KERNEL);
+	ring = mdma_test_fail("ring") ? NULL : kzalloc(sizeof(*ring), GFP_KERNEL);
 	if (!ring)
 		return ERR_PTR(-ENOMEM);
 	ring->dev = dev;

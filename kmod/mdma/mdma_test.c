@@ -7,12 +7,20 @@
  * /sys/kernel/debug/mdma/<ring>/corrupt (write-only): writing a fragment
  * number points that fragment's descriptor at the next fragment, so that
  * the harness can show its device checks failing.
+ *
+ * /sys/kernel/debug/mdma/fail_nth: the fault points.  Writing N makes the
+ * Nth call of mdma_test_fail() from now fail (0 disarms); reading gives the
+ * calls left before it does (0: none armed).  Every allocation and mapping
+ * of mdma goes through one, so that a sweep of N executes every error path
+ * in turn.  /sys/kernel/debug/mdma/fail_log: "<injected> <site>", how many
+ * failures were injected and the site of the last.
  */
 #include <linux/debugfs.h>
 #include <linux/fs.h>
 #include <linux/kstrtox.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/seq_file.h>
 
 #include "mdma_internal.h"
 
@@ -24,6 +32,60 @@ MODULE_PARM_DESC(test_layout_bug,
 int mdma_test_layout_bug(void)
 {
 	return READ_ONCE(test_layout_bug);
+}
+
+static atomic_t mdma_fail_left = ATOMIC_INIT(0);
+static atomic_t mdma_fail_injected = ATOMIC_INIT(0);
+static const char *mdma_fail_site = "none";
+
+/**
+ * mdma_test_fail() - a fault point
+ * @site: what would fail ("ring", "array", "pages", "page", "map", "pool",
+ *	"desc", "event"), for fail_log
+ *
+ * Context: any context.
+ * Return: true when this is the call fail_nth armed: the caller fails as if
+ * its allocation or mapping had.
+ */
+bool mdma_test_fail(const char *site)
+{
+	if (atomic_read(&mdma_fail_left) <= 0 ||
+	    !atomic_dec_and_test(&mdma_fail_left))
+		return false;
+	WRITE_ONCE(mdma_fail_site, site);
+	atomic_inc(&mdma_fail_injected);
+	return true;
+}
+
+static int mdma_fail_nth_get(void *data, u64 *val)
+{
+	*val = max(atomic_read(&mdma_fail_left), 0);
+	return 0;
+}
+
+static int mdma_fail_nth_set(void *data, u64 val)
+{
+	if (val > INT_MAX)
+		return -EINVAL;
+	atomic_set(&mdma_fail_left, val);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(mdma_fail_nth_fops, mdma_fail_nth_get,
+			 mdma_fail_nth_set, "%llu\n");
+
+static int mdma_fail_log_show(struct seq_file *m, void *v)
+{
+	seq_printf(m, "%d %s\n", atomic_read(&mdma_fail_injected),
+		   READ_ONCE(mdma_fail_site));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(mdma_fail_log);
+
+void mdma_test_init(struct dentry *root)
+{
+	debugfs_create_file_unsafe("fail_nth", 0600, root, NULL,
+				   &mdma_fail_nth_fops);
+	debugfs_create_file("fail_log", 0400, root, NULL, &mdma_fail_log_fops);
 }
 
 /**

@@ -19,10 +19,14 @@ enum mdma_layout_bug {
 	MDMA_BUG_SKIP_PAGE = 2,		/* leave the first page unused */
 };
 
+struct dentry;
+
 #ifdef MASTERDMA_TEST
 #define MDMA_TEST_BUILD	1
 int mdma_test_layout_bug(void);
 void mdma_test_debugfs_add(struct mdma_ring *ring);
+void mdma_test_init(struct dentry *root);
+bool mdma_test_fail(const char *site);
 #else
 #define MDMA_TEST_BUILD	0
 static inline int mdma_test_layout_bug(void)
@@ -32,6 +36,16 @@ static inline int mdma_test_layout_bug(void)
 
 static inline void mdma_test_debugfs_add(struct mdma_ring *ring)
 {
+}
+
+static inline void mdma_test_init(struct dentry *root)
+{
+}
+
+/* Fault point: a production build never fails on purpose. */
+static inline bool mdma_test_fail(const char *site)
+{
+	return false;
 }
 #endif
 

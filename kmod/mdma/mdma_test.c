@@ -9,11 +9,13 @@
  * the harness can show its device checks failing.
  *
  * /sys/kernel/debug/mdma/fail_nth: the fault points.  Writing N makes the
- * Nth call of mdma_test_fail() from now fail (0 disarms); reading gives the
- * calls left before it does (0: none armed).  Every allocation and mapping
- * of mdma goes through one, so that a sweep of N executes every error path
- * in turn.  /sys/kernel/debug/mdma/fail_log: "<injected> <site>", how many
- * failures were injected and the site of the last.
+ * Nth call of mdma_test_fail() from now fail (0 disarms), and the
+ * fail_times - 1 calls after it (fail_times: 1 unless written); reading
+ * gives the calls left before the first failure (0: none, or disarmed).
+ * Every allocation and mapping of mdma goes through one, so that a sweep of
+ * N executes every error path in turn.
+ * /sys/kernel/debug/mdma/fail_log: "<injected> <site>", how many failures
+ * were injected and the site of the last.
  */
 #include <linux/debugfs.h>
 #include <linux/fs.h>
@@ -34,7 +36,9 @@ int mdma_test_layout_bug(void)
 	return READ_ONCE(test_layout_bug);
 }
 
-static atomic_t mdma_fail_left = ATOMIC_INIT(0);
+static atomic_t mdma_fail_from = ATOMIC_INIT(0);	/* N; 0: disarmed */
+static atomic_t mdma_fail_calls = ATOMIC_INIT(0);	/* since armed */
+static atomic_t mdma_fail_times = ATOMIC_INIT(1);
 static atomic_t mdma_fail_injected = ATOMIC_INIT(0);
 static const char *mdma_fail_site = "none";
 
@@ -44,14 +48,22 @@ static const char *mdma_fail_site = "none";
  *	"desc", "event"), for fail_log
  *
  * Context: any context.
- * Return: true when this is the call fail_nth armed: the caller fails as if
+ * Return: true for the calls fail_nth and fail_times armed (the Nth from
+ * the arming on, and the fail_times - 1 after it): the caller fails as if
  * its allocation or mapping had.
  */
 bool mdma_test_fail(const char *site)
 {
-	if (atomic_read(&mdma_fail_left) <= 0 ||
-	    !atomic_dec_and_test(&mdma_fail_left))
+	int from = atomic_read(&mdma_fail_from);
+	int call;
+
+	if (from <= 0)
 		return false;
+	call = atomic_inc_return(&mdma_fail_calls);
+	if (call < from)
+		return false;
+	if (call >= from + atomic_read(&mdma_fail_times) - 1)
+		atomic_set(&mdma_fail_from, 0);
 	WRITE_ONCE(mdma_fail_site, site);
 	atomic_inc(&mdma_fail_injected);
 	return true;
@@ -59,7 +71,9 @@ bool mdma_test_fail(const char *site)
 
 static int mdma_fail_nth_get(void *data, u64 *val)
 {
-	*val = max(atomic_read(&mdma_fail_left), 0);
+	int from = atomic_read(&mdma_fail_from);
+
+	*val = from > 0 ? max(from - atomic_read(&mdma_fail_calls), 0) : 0;
 	return 0;
 }
 
@@ -67,11 +81,29 @@ static int mdma_fail_nth_set(void *data, u64 val)
 {
 	if (val > INT_MAX)
 		return -EINVAL;
-	atomic_set(&mdma_fail_left, val);
+	atomic_set(&mdma_fail_from, 0);
+	atomic_set(&mdma_fail_calls, 0);
+	atomic_set(&mdma_fail_from, val);
 	return 0;
 }
 DEFINE_DEBUGFS_ATTRIBUTE(mdma_fail_nth_fops, mdma_fail_nth_get,
 			 mdma_fail_nth_set, "%llu\n");
+
+static int mdma_fail_times_get(void *data, u64 *val)
+{
+	*val = atomic_read(&mdma_fail_times);
+	return 0;
+}
+
+static int mdma_fail_times_set(void *data, u64 val)
+{
+	if (!val || val > INT_MAX)
+		return -EINVAL;
+	atomic_set(&mdma_fail_times, val);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(mdma_fail_times_fops, mdma_fail_times_get,
+			 mdma_fail_times_set, "%llu\n");
 
 static int mdma_fail_log_show(struct seq_file *m, void *v)
 {
@@ -85,6 +117,8 @@ void mdma_test_init(struct dentry *root)
 {
 	debugfs_create_file_unsafe("fail_nth", 0600, root, NULL,
 				   &mdma_fail_nth_fops);
+	debugfs_create_file_unsafe("fail_times", 0600, root, NULL,
+				   &mdma_fail_times_fops);
 	debugfs_create_file("fail_log", 0400, root, NULL, &mdma_fail_log_fops);
 }
 

@@ -21,7 +21,7 @@ modules:
 	$(MAKE) -C $(ROOT)/kmod
 
 bootstrap:
-	$(ROOT)/scripts/bootstrap.sh
+	@$(ROOT)/scripts/bootstrap.sh
 
 vm-test: bootstrap
 	$(INVOKE) vm-test $(ARGS)

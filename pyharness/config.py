@@ -35,4 +35,5 @@ class Paths:
         xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
         cache = Path(os.environ.get("MASTERDMA_CACHE") or Path(xdg) / "masterdma")
         build = Path(os.environ.get("MASTERDMA_BUILD") or PROJECT_ROOT / "build")
+        cache, build = cache.expanduser().absolute(), build.expanduser().absolute()
         return cls(root=PROJECT_ROOT, cache=cache, build=build)

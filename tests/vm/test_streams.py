@@ -96,8 +96,9 @@ def play(writers: list[tuple[int, tuple[str, ...]]], size: int) -> str | None:
     return first_error(reader.data(), size, total)
 
 
-# (buffers, bufsize, packets per writer): geometries of the issue; bufsize 1
-# moves a byte per buffer, so it carries a short stream.
+# (buffers, bufsize, packets per writer): the geometries where a vendor's
+# transport-stream tools once lost bytes at close; bufsize 1 moves a byte per
+# buffer, so it carries a short stream.
 GEOMETRIES = [
     (1000, 9588, 5003),
     (10000, 1316, 5003),

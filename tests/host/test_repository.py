@@ -9,7 +9,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 # A path that leaves the clone: a parent directory's files, or this machine's
 # (spelled in two parts so that this file does not match itself).
-OUTSIDE = re.compile(r"\.\./shared|(?<![\w.])/(?:" + "work|root|home|tmp" + r")/")
+# An absolute path starts a word (not ~/.cache/.../root/usr, a path inside a cache).
+OUTSIDE = re.compile(r"\.\./shared|(?:^|[\s\"'`(=])/(?:" + "work|root|home|tmp" + r")/")
 # Records of real runs, kept as they were printed: data, not references.
 RECORDS = ("tests/host/logs/", "tests/host/data/", "docs/maps/")
 

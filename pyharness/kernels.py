@@ -49,17 +49,35 @@ def resolve(spec: str, paths: Paths, *, fetch: bool = True) -> KernelTree:
     A release as `uname -r` or `kernel --list-cached` prints it (6.1.0-57-amd64)
     names its ABI.
     """
-    spec = spec.removesuffix(f"-{FLAVOUR}")
+    tree = _local(spec, paths)
+    if tree is not None:
+        return tree
+    if not fetch:
+        raise KernelFetchError(f"kernel {spec} is not in the cache ({paths.kernels})")
+    return fetch_debian(_abi_spec(spec), paths)
+
+
+def check(spec: str, paths: Paths) -> None:
+    """Raise KernelFetchError now if spec cannot resolve; download nothing.
+
+    Run before any build or boot, so that a wrong --kernel costs no time.
+    """
+    if _local(spec, paths) is None:
+        latest_abi(_abi_spec(spec))
+
+
+def _abi_spec(spec: str) -> str:
+    return spec.removesuffix(f"-{FLAVOUR}")
+
+
+def _local(spec: str, paths: Paths) -> KernelTree | None:
+    """The kernel spec names without apt: the host's, a tree, or a cached one."""
+    spec = _abi_spec(spec)
     if spec == "host":
         return host_kernel()
     if "/" in spec or Path(spec).is_dir():
         return tree_kernel(Path(spec))
-    cached = _cached(paths, spec)
-    if cached:
-        return cached
-    if not fetch:
-        raise KernelFetchError(f"kernel {spec} is not in the cache ({paths.kernels})")
-    return fetch_debian(spec, paths)
+    return _cached(paths, spec)
 
 
 def host_kernel() -> KernelTree:
@@ -134,20 +152,6 @@ def available(abis: list[str]) -> str:
             newest[series] = abi
     listed = ", ".join(f"{s} (newest {newest[s]})" for s in sorted(newest, key=_abi_key))
     return f"apt has {listed}; or give 'host' or a build tree path"
-
-
-def check(spec: str, paths: Paths) -> None:
-    """Raise KernelFetchError now if spec cannot resolve; download nothing.
-
-    Run before any build or boot, so that a wrong --kernel costs no time.
-    """
-    spec = spec.removesuffix(f"-{FLAVOUR}")
-    if spec == "host":
-        host_kernel()
-    elif "/" in spec or Path(spec).is_dir():
-        tree_kernel(Path(spec))
-    elif _cached(paths, spec) is None:
-        latest_abi(spec)
 
 
 def _package_fields(package: str) -> dict[str, str]:

@@ -132,6 +132,7 @@ static int masterdev_check_one(struct masterdev_check *c, u64 index, u32 nth)
 {
 	struct mdma_fragment f;
 	bool same = false, crosses;
+	u32 room;
 	int ret;
 
 	ret = mdma_ring_fragment(c->ring, index, &f);
@@ -139,8 +140,9 @@ static int masterdev_check_one(struct masterdev_check *c, u64 index, u32 nth)
 		return ret;
 	if (!f.length || f.length > PAGE_SIZE)
 		return -EIO;
-	crosses = masterdev_check_room(c, index, &f) < f.length;
-	f.length = masterdev_check_room(c, index, &f);
+	room = masterdev_check_room(c, index, &f);
+	crosses = room < f.length;
+	f.length = room;
 	if (c->iface->dir == DMA_TO_DEVICE)
 		ret = masterdev_check_tx(c, index, &f, &same);
 	else

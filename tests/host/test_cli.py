@@ -203,16 +203,21 @@ def test_the_source_mirror_rewrites_only_what_changed(tmp_path: Path) -> None:
     assert (dest / "m" / "b.o").exists()  # kbuild decides what to rebuild
 
 
+@pytest.fixture
+def cached_kernel(tmp_path: Path) -> tuple[kernels.KernelTree, Paths]:
+    """Kernel 6.1 from the cache, and paths that build into tmp_path."""
+    paths = Paths(root=ROOT, cache=Paths.default().cache, build=tmp_path)
+    try:
+        return kernels.resolve(kernels.DEFAULT_KERNEL, paths, fetch=False), paths
+    except KernelFetchError:
+        pytest.skip("kernel 6.1 is not cached yet (the first vm-test or lint fetches it)")
+
+
 def test_a_second_build_with_nothing_changed_recompiles_nothing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    cached_kernel: tuple[kernels.KernelTree, Paths], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """What a second `make vm-test` does first: the modules are up to date."""
-    cache = Paths.default().cache
-    paths = Paths(root=ROOT, cache=cache, build=tmp_path)
-    try:
-        tree = kernels.resolve(kernels.DEFAULT_KERNEL, paths, fetch=False)
-    except KernelFetchError:
-        pytest.skip("kernel 6.1 is not cached yet (the first vm-test fetches it)")
+    tree, paths = cached_kernel
     first = kbuild.build(tree, paths)
     stamps = {ko: ko.stat().st_mtime_ns for ko in first.modules.values()}
     objects = {o: o.stat().st_mtime_ns for o in first.directory.rglob("*.o")}
@@ -223,14 +228,12 @@ def test_a_second_build_with_nothing_changed_recompiles_nothing(
     assert {o: o.stat().st_mtime_ns for o in second.directory.rglob("*.o")} == objects
 
 
-def test_the_production_build_carries_no_test_hook(tmp_path: Path) -> None:
+def test_the_production_build_carries_no_test_hook(
+    cached_kernel: tuple[kernels.KernelTree, Paths],
+) -> None:
     """What `make` builds for users has no test parameter or symbol; the test
     build has them (kbuild.check_production raises otherwise)."""
-    paths = Paths(root=ROOT, cache=Paths.default().cache, build=tmp_path)
-    try:
-        tree = kernels.resolve(kernels.DEFAULT_KERNEL, paths, fetch=False)
-    except KernelFetchError:
-        pytest.skip("kernel 6.1 is not cached yet (lint checks it in make test)")
+    tree, paths = cached_kernel
     production = kbuild.check_production(tree, paths)
     assert all(kbuild.test_hooks_in(ko) == [] for ko in production.modules.values())
     assert set(production.modules) == {"mdma", "masterdev", "allocator", "himemlink"}

@@ -22,6 +22,63 @@ TAINTED = Path("/proc/sys/kernel/tainted")
 CLOCKSOURCE = Path("/sys/devices/system/clocksource/clocksource0/current_clocksource")
 
 
+KMEMLEAK = Path("/sys/kernel/debug/kmemleak")
+DMA_API_ERRORS = Path("/sys/kernel/debug/dma-api/error_count")
+LOCKDEP_STATS = Path("/proc/lockdep_stats")
+
+
+@dataclass(frozen=True)
+class DebugState:
+    """What the debug kernel's checkers say, read around each test.
+
+    None where the running kernel lacks the checker (Debian's kernels lack all).
+    dma_api_errors is DMA-API debugging's error count (it prints only the
+    first reports); debug_locks drops to 0 when lockdep has reported and
+    switched itself off.
+    """
+
+    dma_api_errors: int | None
+    debug_locks: int | None
+
+    def problems_since(self, before: DebugState) -> list[str]:
+        found = []
+        if self.dma_api_errors is not None and self.dma_api_errors != before.dma_api_errors:
+            found.append(
+                f"DMA-API debugging counted {self.dma_api_errors - (before.dma_api_errors or 0)}"
+                " new errors (/sys/kernel/debug/dma-api/error_count)"
+            )
+        if before.debug_locks == 1 and self.debug_locks == 0:
+            found.append("lockdep switched itself off (debug_locks 1 -> 0): it found a bug")
+        return found
+
+
+def debug_state() -> DebugState:
+    errors = int(DMA_API_ERRORS.read_text()) if DMA_API_ERRORS.exists() else None
+    locks = None
+    if LOCKDEP_STATS.exists():
+        for line in LOCKDEP_STATS.read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "debug_locks":
+                locks = int(value)
+    return DebugState(errors, locks)
+
+
+def kmemleak_scan() -> str:
+    """Scan now; return the leak reports not yet seen ("" when none or no kmemleak).
+
+    kmemleak reports an object only once it is 5 s old (MSECS_MIN_AGE), so a
+    leak of the last seconds shows in a later scan.  Reports are cleared after
+    reading so each is returned once.
+    """
+    if not KMEMLEAK.exists():
+        return ""
+    KMEMLEAK.write_text("scan")
+    found = KMEMLEAK.read_text()
+    if found:
+        KMEMLEAK.write_text("clear")
+    return found
+
+
 def taint() -> int:
     return int(TAINTED.read_text())
 

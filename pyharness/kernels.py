@@ -19,6 +19,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from . import debugkernel
 from .config import Paths
 from .errors import CommandError, KernelFetchError
 from .runner import announce, run, sbin
@@ -36,7 +37,7 @@ class KernelTree:
     release: str  # uname -r of that kernel
     build_dir: Path  # the directory kbuild's make -C takes
     image: Path | None  # bootable image; None when only headers are known
-    origin: str  # "debian", "host" or "tree"
+    origin: str  # "debian", "host", "tree" or "debug"
 
     @property
     def bootable(self) -> bool:
@@ -47,8 +48,14 @@ def resolve(spec: str, paths: Paths, *, fetch: bool = True) -> KernelTree:
     """Turn --kernel SPEC into a KernelTree, fetching Debian packages when needed.
 
     A release as `uname -r` or `kernel --list-cached` prints it (6.1.0-57-amd64)
-    names its ABI.
+    names its ABI.  "debug" is the debug lane's kernel, built on first use
+    (about 20 minutes; see debugkernel).
     """
+    if spec == debugkernel.NAME:
+        manifest = debugkernel.build(paths) if fetch else debugkernel.cached(paths)
+        if manifest is None:
+            raise KernelFetchError("no debug kernel yet: `invoke kernel --debug` builds it")
+        return debug_kernel(manifest)
     tree = _local(spec, paths)
     if tree is not None:
         return tree
@@ -62,7 +69,7 @@ def check(spec: str, paths: Paths) -> None:
 
     Run before any build or boot, so that a wrong --kernel costs no time.
     """
-    if _local(spec, paths) is None:
+    if spec != debugkernel.NAME and _local(spec, paths) is None:
         latest_abi(_abi_spec(spec))
 
 
@@ -99,6 +106,11 @@ def tree_kernel(path: Path) -> KernelTree:
     image = path / "arch/x86/boot/bzImage"
     release = release_file.read_text().strip()
     return KernelTree(str(path), release, path, image if image.exists() else None, "tree")
+
+
+def debug_kernel(manifest: dict[str, str]) -> KernelTree:
+    tree = tree_kernel(Path(manifest["build_dir"]))
+    return KernelTree(debugkernel.NAME, tree.release, tree.build_dir, tree.image, "debug")
 
 
 def _cached(paths: Paths, spec: str) -> KernelTree | None:

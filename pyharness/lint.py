@@ -11,29 +11,33 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import kbuild, kernels
+from . import debugkernel, kbuild, kernels
 from .config import Paths
 from .errors import CommandError, LintError
 from .runner import announce, run
 
-SOURCE_PACKAGE = "linux-source-6.1"
+SOURCE_PACKAGE = debugkernel.SOURCE_PACKAGE
 SCRIPTS = ("checkpatch.pl", "spelling.txt", "const_structs.checkpatch", "kernel-doc")
 
 
 def kernel_scripts(paths: Paths) -> Path:
-    """The directory holding checkpatch.pl and kernel-doc, fetched if needed."""
+    """The directory holding checkpatch.pl and kernel-doc, fetched if needed.
+
+    From the debug kernel's source tarball when that is cached; else the
+    package is downloaded and only the scripts are kept.
+    """
     dest = paths.cache / "tools" / SOURCE_PACKAGE / "scripts"
     if all((dest / name).exists() for name in SCRIPTS):
         return dest
-    announce(f"fetching checkpatch and kernel-doc from {SOURCE_PACKAGE} (about 140 MB, once)")
     dest.mkdir(parents=True, exist_ok=True)
-    sandbox = ["-o", "APT::Sandbox::User=root"] if os.geteuid() == 0 else []
     with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
         work = Path(tmp)
-        run(["apt-get", "download", "-q", *sandbox, SOURCE_PACKAGE], cwd=work, inherit=True)
-        deb = next(work.glob("*.deb"))
-        run(["dpkg-deb", "-x", deb, work / "root"], echo=False)
-        tarball = next((work / "root/usr/src").glob("linux-source-*.tar.*"))
+        kept = sorted(debugkernel.directory(paths).glob(f"{SOURCE_PACKAGE}.tar.*"))
+        if kept:
+            tarball = kept[0]
+        else:
+            announce(f"fetching checkpatch, kernel-doc from {SOURCE_PACKAGE} (about 140 MB, once)")
+            tarball = debugkernel.download_source(SOURCE_PACKAGE, work)
         top = tarball.name.split(".tar")[0]
         members = [f"{top}/scripts/{name}" for name in SCRIPTS]
         announce(f"extracting {', '.join(SCRIPTS)}")

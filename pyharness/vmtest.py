@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import time
@@ -111,9 +112,12 @@ def _new_run_dir(paths: Paths, release: str, profile: str) -> Path:
 
 
 def _link_latest(paths: Paths, run_dir: Path) -> None:
+    """build/runs/latest -> run_dir, replaced atomically (parallel lanes race here)."""
     latest = paths.runs / "latest"
-    latest.unlink(missing_ok=True)
-    latest.symlink_to(run_dir.name)
+    temporary = paths.runs / f".latest-{os.getpid()}"
+    temporary.unlink(missing_ok=True)
+    temporary.symlink_to(run_dir.name)
+    os.replace(temporary, latest)
 
 
 def _collect(report: Report, booted: vm.BootResult, run_dir: Path) -> None:

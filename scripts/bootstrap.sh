@@ -14,6 +14,7 @@ packages=(
 	dwarves           # pahole: BTF for modules (6.12 headers ship vmlinux)
 	sparse perl       # lint: sparse, checkpatch.pl, kernel-doc
 	xz-utils tar      # unpacking linux-source for checkpatch
+	flex bison bc libelf-dev libssl-dev  # building the debug lane's kernel
 	python3-venv python3-dev linux-libc-dev  # cffi builds the UAPI binding
 )
 missing=()

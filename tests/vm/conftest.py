@@ -3,13 +3,17 @@
 Every test is judged by the kernel log: the autouse fixture brackets it with
 markers in /dev/kmsg, reads what the kernel said meanwhile and fails the test
 on any report (oops, BUG, WARNING, KASAN...), any message at err level or
-worse, or new taint beyond O/E.  A test that provokes a report on purpose
+worse, or new taint beyond O/E.  On the debug kernel it also scans for
+kmemleak reports and reads DMA-API debugging's error count and lockdep's
+debug_locks after each test; a last kmemleak scan, once every object is old
+enough to be reported, ends the session.  A test that provokes a report on purpose
 says so with ``@pytest.mark.kernel_expect("WARNING")`` (or ``"error"``).
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +25,8 @@ from pyharness.guest import Plan
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # lockdep checks nothing after its first report: such tests go last.
+    items.sort(key=lambda item: item.get_closest_marker("lockdep_off") is not None)
     if not os.environ.get("MASTERDMA_RUN_DIR"):
         skip = pytest.mark.skip(reason="VM test: run it with `invoke vm-test`")
         for item in items:
@@ -51,6 +57,25 @@ def device_checks() -> None:
         figures.record("rings mapped for", f"{device}: bus-address engine only (no edu)")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def kmemleak_session() -> Iterator[None]:
+    """Forget what kmemleak found before the suite; at its end, a scan that sees all.
+
+    kmemleak reports objects over 5 s old: the per-test scans miss the last
+    test's leaks, this one waits for them.
+    """
+    guestkit.kmemleak_scan()  # boot's own reports are not ours
+    yield
+    if guestkit.KMEMLEAK.exists():
+        time.sleep(KMEMLEAK_MIN_AGE)
+        found = guestkit.kmemleak_scan()
+        if found:
+            pytest.fail(f"kmemleak at the end of the suite:\n{found}", pytrace=False)
+
+
+KMEMLEAK_MIN_AGE = 5.5  # seconds: mm/kmemleak.c's MSECS_MIN_AGE and a margin
+
+
 @pytest.fixture
 def masterdev_state() -> Iterator[None]:
     """Tests that change geometry or limits leave them as they found them."""
@@ -77,8 +102,10 @@ def kernel_log_judge(request: pytest.FixtureRequest) -> Iterator[guestkit.Kmsg]:
     name = request.node.nodeid
     with guestkit.kmsg_reader() as kmsg:
         taint_before = guestkit.taint()
+        debug_before = guestkit.debug_state()
         guestkit.kmsg_write(kjudge.begin_marker(name, expect))
         yield kmsg
+        leaks = "" if "kmemleak" in expect else guestkit.kmemleak_scan()
         guestkit.kmsg_write(kjudge.end_marker(name))
         kmsg.read()
     verdict = kjudge.judge(kjudge.parse_kmsg(kmsg.seen))
@@ -89,5 +116,8 @@ def kernel_log_judge(request: pytest.FixtureRequest) -> Iterator[guestkit.Kmsg]:
         problems.append(verdict.report())
     if raised:
         problems.append(f"kernel taint raised during the test: {raised}")
+    problems += guestkit.debug_state().problems_since(debug_before)
+    if leaks:
+        problems.append(f"kmemleak (objects over 5 s old, maybe from an earlier test):\n{leaks}")
     if problems:
         pytest.fail("\n".join(problems), pytrace=False)

@@ -1,0 +1,81 @@
+"""pyharness.lanes: parallel commands with their own logs (what `invoke test -j` runs)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from pyharness import lanes
+
+
+def _lane(tmp_path: Path, name: str, code: str) -> lanes.Lane:
+    return lanes.Lane(name, [sys.executable, "-c", code], tmp_path / f"{name}.log")
+
+
+def test_lanes_run_side_by_side_and_print_reports_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Each lane waits until the other has started: one after the other, both fail.
+    code = (
+        "import os, time; print('booting'); open('{me}', 'w').close(); "
+        "end = time.monotonic() + 30\n"
+        "while not os.path.exists('{other}') and time.monotonic() < end: time.sleep(0.05)\n"
+        "print('masterdma vm-test report'); print('result PASS {i}'); "
+        "raise SystemExit(0 if os.path.exists('{other}') else 1)"
+    )
+    flags = [tmp_path / "started0", tmp_path / "started1"]
+    batch = [
+        _lane(tmp_path, f"l{i}", code.format(me=flags[i], other=flags[1 - i], i=i))
+        for i in range(2)
+    ]
+    lanes.run_lanes(batch, 2, tmp_path)
+    assert all(lane.ok for lane in batch)
+    out = capsys.readouterr().out
+    for i in range(2):
+        assert f"lane l{i}: ok" in out and f"result PASS {i}" in out
+    assert "booting" not in out  # a passing lane shows its report, not its whole log
+
+
+def test_a_failed_lane_shows_its_whole_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    batch = [_lane(tmp_path, "bad", "print('the guest said why'); raise SystemExit(3)")]
+    lanes.run_lanes(batch, 1, tmp_path)
+    assert batch[0].returncode == 3
+    out = capsys.readouterr().out
+    assert "lane bad: FAIL (exit 3)" in out and "the guest said why" in out
+    assert "the guest said why" in (tmp_path / "bad.log").read_text()
+
+
+def test_jobs_bound_how_many_run_at_once(tmp_path: Path) -> None:
+    marker = tmp_path / "running"
+    marker.mkdir()
+    code = (
+        "import os, time, sys; d = sys.argv[1]; p = os.path.join(d, str(os.getpid())); "
+        "open(p, 'w').close(); n = len(os.listdir(d)); time.sleep(0.3); os.remove(p); "
+        "raise SystemExit(0 if n <= 2 else 1)"
+    )
+    batch = [
+        lanes.Lane(f"l{i}", [sys.executable, "-c", code, str(marker)], tmp_path / f"{i}.log")
+        for i in range(5)
+    ]
+    lanes.run_lanes(batch, 2, tmp_path)
+    assert all(lane.ok for lane in batch)
+
+
+def test_an_interrupt_stops_every_running_lane(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    code = f"import os, time; open({str(pids)!r}, 'a').write(f'{{os.getpid()}}\\n'); time.sleep(60)"
+    batch = [_lane(tmp_path, f"l{i}", code) for i in range(2)]
+    timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        lanes.run_lanes(batch, 2, tmp_path)
+    for pid in pids.read_text().split():
+        with pytest.raises(ProcessLookupError):
+            os.kill(int(pid), 0)

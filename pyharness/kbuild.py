@@ -58,9 +58,9 @@ class BuildResult:
 
 
 # What marks a test hook in a .ko (kmod/*/*_test.[ch]): its parameters and symbols.
-TEST_PARAMS = ("test_layout_bug", "inject_warn")
+TEST_PARAMS = re.compile(r"test_\w+|inject_warn")  # knobs: test_layout_bug, test_fail_nth...
 TEST_MODULES = ("himemtest", "himemclient")  # whole modules that are test hooks
-TEST_SYMBOL = re.compile(r"_test_|corrupt")
+TEST_SYMBOL = re.compile(r"_test_|corrupt|master_fail")
 
 
 def build_dir_for(kernel: KernelTree, paths: Paths, test_build: bool = True) -> Path:
@@ -186,10 +186,11 @@ def _relative(output: str, copy: Path, source: Path) -> str:
 def test_hooks_in(ko: Path) -> list[str]:
     """The test hooks a module carries: its test parameters and symbols."""
     params = run(["modinfo", "-F", "parm", str(ko)], echo=False).output.splitlines()
-    found = [f"parameter {p.split(':')[0]}" for p in params if p.split(":")[0] in TEST_PARAMS]
+    names = [p.split(":")[0] for p in params]
+    found = [f"parameter {n}" for n in names if TEST_PARAMS.fullmatch(n)]
     symbols = run(["nm", str(ko)], echo=False).output.splitlines()
-    names = [line.split()[-1] for line in symbols if line.strip()]
-    return found + [f"symbol {n}" for n in names if TEST_SYMBOL.search(n)]
+    defined = [line.split()[-1] for line in symbols if line.strip()]
+    return found + [f"symbol {n}" for n in defined if TEST_SYMBOL.search(n)]
 
 
 def check_production(kernel: KernelTree, paths: Paths) -> BuildResult:

@@ -73,7 +73,7 @@ PROFILES: dict[str, Profile] = {
             'of it registered by x86 as a "RAM buffer" (mem= is not a multiple of '
             "64 MiB), the rest for allocator.ko, a 32-bit edu reaching it",
             module_params=EDU_32_PARAMS,
-            tests=("tests/vm/test_himem.py", "tests/vm/test_netlink.py"),
+            tests=("tests/vm/test_himem.py", "tests/vm/test_netlink.py", "tests/vm/test_faults.py"),
         ),
         Profile(
             "users",

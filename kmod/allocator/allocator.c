@@ -47,6 +47,7 @@
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 
+#include "allocator_test.h"
 #include "compat.h"
 #include "master/allocator.h"
 #include "uapi/master_dma.h"
@@ -360,7 +361,8 @@ static unsigned long allocator_take(unsigned long size, gfp_t gfp,
 	owner = allocator_owner_find(mod);
 	spin_unlock_irqrestore(&allocator.lock, flags);
 	if (!owner) {
-		new_owner = kzalloc(sizeof(*new_owner), gfp);
+		new_owner = allocator_test_fail("owner") ? NULL :
+			    kzalloc(sizeof(*new_owner), gfp);
 		if (!new_owner)
 			return 0;
 	}
@@ -406,7 +408,8 @@ unsigned long __allocator_allocate_dma(unsigned long bytes, gfp_t priority,
 
 	if (!size)	/* 0 bytes, or so many that the rounding wrapped */
 		return 0;
-	spare = kmalloc(sizeof(*spare), gfp);
+	spare = allocator_test_fail("extent") ? NULL :
+		kmalloc(sizeof(*spare), gfp);
 	if (!spare)
 		return 0;
 	start = allocator_take(size, gfp, mod, spare, &used);
@@ -660,12 +663,14 @@ static int allocator_claim(void)
 		size = allocator_find(base, want);
 	if (!size)
 		return allocator_no_room(mem, base);
-	allocator.res = request_mem_region(base, size, "allocator");
+	allocator.res = allocator_test_fail("claim") ? NULL :
+			request_mem_region(base, size, "allocator");
 	if (!allocator.res) {
 		pr_err("cannot claim %#llx-%#llx: claimed meanwhile\n", base, base + size - 1);
 		return -EBUSY;
 	}
-	allocator.virt = memremap(base, size, MEMREMAP_WB);
+	allocator.virt = allocator_test_fail("memremap") ? NULL :
+			 memremap(base, size, MEMREMAP_WB);
 	if (!allocator.virt) {
 		release_mem_region(base, size);
 		allocator.res = NULL;
@@ -726,12 +731,14 @@ static void allocator_debugfs_create(void)
 			    &allocator_summary_fops);
 	debugfs_create_file("regions", 0400, allocator.debugfs, NULL,
 			    &allocator_regions_fops);
+	allocator_test_debugfs(allocator.debugfs);
 }
 
 /* The whole claim as one free extent, and the notifier that tracks owners. */
 static int allocator_open(void)
 {
-	struct allocator_extent *all = kzalloc(sizeof(*all), GFP_KERNEL);
+	struct allocator_extent *all = allocator_test_fail("extent") ? NULL :
+				       kzalloc(sizeof(*all), GFP_KERNEL);
 	int ret;
 
 	if (!all)
@@ -779,6 +786,7 @@ int allocator_init(void)
 {
 	int ret;
 
+	allocator_test_load();
 	if (allocator_step < 1) {
 		pr_err("allocator_step=%d: must be at least 1 (MiB)\n", allocator_step);
 		return -EINVAL;

@@ -90,7 +90,8 @@ static int allocator_nl_put_totals(struct sk_buff *msg)
 
 static int allocator_nl_totals(struct sk_buff *skb, struct genl_info *info)
 {
-	struct sk_buff *msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	struct sk_buff *msg = allocator_test_fail("reply") ? NULL :
+			      genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	void *hdr;
 
 	if (!msg)
@@ -140,7 +141,8 @@ static void allocator_nl_event(u32 event, unsigned long start,
 			       unsigned long size, const char *owner, gfp_t gfp)
 {
 	u64 event_seq = atomic64_inc_return(&allocator_nl_event_seq);
-	struct sk_buff *skb = genlmsg_new(NLMSG_GOODSIZE, gfp);
+	struct sk_buff *skb = allocator_test_fail("event") ? NULL :
+			      genlmsg_new(NLMSG_GOODSIZE, gfp);
 
 	if (!skb)
 		return;

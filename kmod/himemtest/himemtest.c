@@ -10,6 +10,8 @@
  * belong to this module; a region that is mapped cannot be freed, and the
  * ones left are freed at unload.  A free of anything that is not one of
  * its regions goes to the allocator as is, to show how it refuses.
+ * Its allocations and mappings have fault points: fail_nth, fail_times and
+ * fail_log in /sys/kernel/debug/himemtest (master/faults.h).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -26,6 +28,7 @@
 
 #include "compat.h"
 #include "master/allocator.h"
+#include "master/faults.h"
 #include "master/masterdev.h"
 #include "uapi/master_dma.h"
 
@@ -41,6 +44,8 @@ struct himem_region {
 
 static DEFINE_MUTEX(himem_lock);	/* the regions and their map counts */
 static DEFINE_XARRAY(himem_regions);	/* by the PFN of their start */
+static struct master_faults himem_faults = MASTER_FAULTS_INIT;
+static struct dentry *himem_debugfs;
 
 /* The region that starts at @start, or NULL; lock held. */
 static struct himem_region *himem_find(u64 start)
@@ -78,14 +83,16 @@ static int himem_ioctl_alloc(struct master_dma_himem_region __user *arg)
 		return -EFAULT;
 	if (!req.size || req.size > ULONG_MAX - PAGE_SIZE)
 		return -EINVAL;
-	r = kzalloc(sizeof(*r), GFP_KERNEL);
+	r = master_fault(&himem_faults, "region") ? NULL :
+	    kzalloc(sizeof(*r), GFP_KERNEL);
 	if (!r)
 		return -ENOMEM;
 	r->size = PAGE_ALIGN(req.size);
 	mutex_lock(&himem_lock);
 	r->start = allocator_allocate_dma(req.size, GFP_KERNEL | __GFP_ZERO);
-	ret = r->start ? xa_insert(&himem_regions, PHYS_PFN(r->start), r,
-				   GFP_KERNEL) : -ENOMEM;
+	ret = !r->start ? -ENOMEM :
+	      master_fault(&himem_faults, "xarray") ? -ENOMEM :
+	      xa_insert(&himem_regions, PHYS_PFN(r->start), r, GFP_KERNEL);
 	if (ret && r->start)
 		allocator_free_dma(r->start);
 	mutex_unlock(&himem_lock);
@@ -144,7 +151,8 @@ static int himem_ioctl_list(struct master_dma_himem_list __user *arg)
 	xa_for_each(&himem_regions, pfn, r)
 		total++;
 	n = min(total, req.count);
-	entries = kvcalloc(n, sizeof(*entries), GFP_KERNEL);
+	entries = master_fault(&himem_faults, "list") ? NULL :
+		  kvcalloc(n, sizeof(*entries), GFP_KERNEL);
 	xa_for_each(&himem_regions, pfn, r) {
 		if (!entries || i == n)
 			break;
@@ -181,7 +189,8 @@ static int himem_edu_transfer(struct master_dma_himem_edu *req, phys_addr_t phys
 		ret = -ERANGE;
 		goto put;
 	}
-	dma = dma_map_resource(dev, phys, req->len, dir, 0);
+	dma = master_fault(&himem_faults, "map") ? DMA_MAPPING_ERROR :
+	      dma_map_resource(dev, phys, req->len, dir, 0);
 	if (dma_mapping_error(dev, dma)) {
 		ret = -EIO;
 		goto put;
@@ -303,7 +312,13 @@ static struct miscdevice himem_misc = {
 
 static int __init himem_init(void)
 {
-	return misc_register(&himem_misc);
+	int ret = misc_register(&himem_misc);
+
+	if (ret)
+		return ret;
+	himem_debugfs = debugfs_create_dir(KBUILD_MODNAME, NULL);
+	master_faults_debugfs(&himem_faults, himem_debugfs);
+	return 0;
 }
 module_init(himem_init);
 
@@ -313,6 +328,7 @@ static void __exit himem_exit(void)
 	struct himem_region *r;
 	unsigned long pfn;
 
+	debugfs_remove_recursive(himem_debugfs);
 	misc_deregister(&himem_misc);
 	xa_for_each(&himem_regions, pfn, r) {
 		allocator_free_dma(r->start);

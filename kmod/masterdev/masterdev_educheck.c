@@ -28,6 +28,7 @@
 #include <linux/string.h>
 
 #include "masterdev.h"
+#include "masterdev_test.h"
 
 #define EDU_CHECK_ALL		64	/* rings up to this many: every fragment */
 #define EDU_CHECK_SAMPLE	32	/* else this many, plus buffer ends */
@@ -178,6 +179,8 @@ static u64 *masterdev_check_sample(u64 pointers, u32 per_buf, u64 seed,
 	u32 i, n = 0, picked = 0;
 	u64 *list, pick;
 
+	if (masterdev_test_fail("sample"))
+		return NULL;
 	if (pointers <= EDU_CHECK_ALL) {
 		list = kmalloc_array(pointers, sizeof(*list), GFP_KERNEL);
 		for (i = 0; list && i < pointers; i++)
@@ -244,8 +247,10 @@ int masterdev_edu_check(struct masterdev_iface *iface,
 	mdma_ring_summary(c.ring, &s);
 	list = masterdev_check_sample(s.pointers, s.pointers_per_buf, c.seed,
 				      &count);
-	c.expect = kmalloc(PAGE_SIZE, GFP_KERNEL);
-	c.page = dma_alloc_coherent(c.dev, PAGE_SIZE, &c.page_dma, GFP_KERNEL);
+	c.expect = masterdev_test_fail("expect") ? NULL :
+		   kmalloc(PAGE_SIZE, GFP_KERNEL);
+	c.page = masterdev_test_fail("page") ? NULL :
+		 dma_alloc_coherent(c.dev, PAGE_SIZE, &c.page_dma, GFP_KERNEL);
 	if (!list || !c.expect || !c.page) {
 		ret = -ENOMEM;
 		goto free;

@@ -23,6 +23,7 @@
 #include <linux/uaccess.h>
 
 #include "masterdev.h"
+#include "masterdev_test.h"
 
 static_assert(sizeof(struct master_dma_summary) == 208);
 static_assert(sizeof(struct master_dma_map_entry) == 64);
@@ -187,6 +188,7 @@ static int masterdev_open(struct inode *inode, struct file *file)
 	 * for this open and then releases its ring.  Its reference goes to the
 	 * ring, or back on failure.
 	 */
+	masterdev_test_lock_order(iface);
 	mutex_lock(&iface->pair->lock);
 	dev = masterdev_dma_device();
 	if (iface->open || peer->checking) {
@@ -205,7 +207,8 @@ static int masterdev_open(struct inode *inode, struct file *file)
 	}
 	params.buffers = iface->buffers;
 	params.bufsize = iface->bufsize;
-	iface->used = kvcalloc(iface->buffers, sizeof(*iface->used), GFP_KERNEL);
+	iface->used = masterdev_test_fail("used") ? NULL :
+		      kvcalloc(iface->buffers, sizeof(*iface->used), GFP_KERNEL);
 	if (!iface->used) {
 		ret = -ENOMEM;
 		goto unlock;

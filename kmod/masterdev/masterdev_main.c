@@ -224,12 +224,12 @@ static int __init masterdev_init(void)
 {
 	int ret;
 
-	masterdev_test_load();
 	if (card_dma_bits < 32 || card_dma_bits > 64) {
 		pr_err("card_dma_bits=%u: want 32 to 64\n", card_dma_bits);
 		return -EINVAL;
 	}
 	masterdev_debugfs = debugfs_create_dir("masterdev", NULL);
+	masterdev_test_load(masterdev_debugfs);
 	masterdev_pairs_init();
 	ret = use_edu ? pci_register_driver(&masterdev_edu_driver) : 0;
 	if (ret)

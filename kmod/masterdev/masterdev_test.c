@@ -5,6 +5,10 @@
  *
  * inject_warn: set at load, the module WARN()s once so that the harness can
  * show its kernel log judge failing a run.
+ * /sys/kernel/debug/masterdev/fail_nth, fail_times, fail_log: the fault
+ * points of the edu check and of open (master/faults.h).
+ * test_lock_order: open takes the pair's lock before the interface's I/O
+ * lock, the reverse of every other path, so that lockdep must report it.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -12,6 +16,8 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 
+#include "master/faults.h"
+#include "masterdev.h"
 #include "masterdev_test.h"
 
 static bool inject_warn;
@@ -19,7 +25,43 @@ module_param(inject_warn, bool, 0400);
 MODULE_PARM_DESC(inject_warn,
 		 "Test only: WARN() at load to prove the harness's log judge (default: off)");
 
-void masterdev_test_load(void)
+static bool test_lock_order;
+module_param(test_lock_order, bool, 0600);
+MODULE_PARM_DESC(test_lock_order,
+		 "Test only: open takes two locks in the reverse order (default: off)");
+
+static struct master_faults masterdev_faults = MASTER_FAULTS_INIT;
+
+void masterdev_test_load(struct dentry *dir)
 {
 	WARN(inject_warn, "masterdev: inject_warn is set, warning on purpose\n");
+	master_faults_debugfs(&masterdev_faults, dir);
+}
+
+/**
+ * masterdev_test_fail() - masterdev's fault point
+ * @site: what would fail ("used", "sample", "expect", "page"), for fail_log
+ *
+ * Return: true for the calls fail_nth and fail_times armed.
+ */
+bool masterdev_test_fail(const char *site)
+{
+	return master_fault(&masterdev_faults, site);
+}
+
+/**
+ * masterdev_test_lock_order() - with test_lock_order, an inverted pair
+ * @iface: the interface being opened, neither of its locks held
+ *
+ * Takes the pair's lock, then @iface's I/O lock: every read and write
+ * takes them the other way round, so lockdep sees a possible deadlock.
+ */
+void masterdev_test_lock_order(struct masterdev_iface *iface)
+{
+	if (!READ_ONCE(test_lock_order))
+		return;
+	mutex_lock(&iface->pair->lock);
+	mutex_lock(&iface->io_lock);
+	mutex_unlock(&iface->io_lock);
+	mutex_unlock(&iface->pair->lock);
 }

@@ -8,10 +8,25 @@
 #ifndef MASTERDEV_TEST_H
 #define MASTERDEV_TEST_H
 
+struct dentry;
+struct masterdev_iface;
+
 #ifdef MASTERDMA_TEST
-void masterdev_test_load(void);
+void masterdev_test_load(struct dentry *dir);
+bool masterdev_test_fail(const char *site);
+void masterdev_test_lock_order(struct masterdev_iface *iface);
 #else
-static inline void masterdev_test_load(void)
+static inline void masterdev_test_load(struct dentry *dir)
+{
+}
+
+/* Fault point: a production build never fails on purpose. */
+static inline bool masterdev_test_fail(const char *site)
+{
+	return false;
+}
+
+static inline void masterdev_test_lock_order(struct masterdev_iface *iface)
 {
 }
 #endif

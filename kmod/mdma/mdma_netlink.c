@@ -84,7 +84,8 @@ static int mdma_nl_dump_rings(struct sk_buff *skb, struct netlink_callback *cb)
 
 static int mdma_nl_totals(struct sk_buff *skb, struct genl_info *info)
 {
-	struct sk_buff *msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	struct sk_buff *msg = mdma_test_fail("reply") ? NULL :
+			      genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	void *hdr;
 
 	if (!msg)

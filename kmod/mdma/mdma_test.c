@@ -8,14 +8,12 @@
  * number points that fragment's descriptor at the next fragment, so that
  * the harness can show its device checks failing.
  *
- * /sys/kernel/debug/mdma/fail_nth: the fault points.  Writing N makes the
- * Nth call of mdma_test_fail() from now fail (0 disarms), and the
- * fail_times - 1 calls after it (fail_times: 1 unless written); reading
- * gives the calls left before the first failure (0: none, or disarmed).
- * Every allocation and mapping of mdma goes through one, so that a sweep of
- * N executes every error path in turn.
- * /sys/kernel/debug/mdma/fail_log: "<injected> <site>", how many failures
- * were injected and the site of the last.
+ * /sys/kernel/debug/mdma/fail_nth, fail_times, fail_log: the fault points
+ * (master/faults.h).  Every allocation and mapping of mdma goes through
+ * one, so that a sweep of N executes every error path in turn.
+ *
+ * test_leak_page, test_leak_ring (module parameters): deliberate leaks that
+ * the harness's page-leak oracle and kmemleak must catch.
  */
 #include <linux/debugfs.h>
 #include <linux/fs.h>
@@ -24,6 +22,7 @@
 #include <linux/moduleparam.h>
 #include <linux/seq_file.h>
 
+#include "master/faults.h"
 #include "mdma_internal.h"
 
 static int test_layout_bug;
@@ -36,90 +35,47 @@ int mdma_test_layout_bug(void)
 	return READ_ONCE(test_layout_bug);
 }
 
-static atomic_t mdma_fail_from = ATOMIC_INIT(0);	/* N; 0: disarmed */
-static atomic_t mdma_fail_calls = ATOMIC_INIT(0);	/* since armed */
-static atomic_t mdma_fail_times = ATOMIC_INIT(1);
-static atomic_t mdma_fail_injected = ATOMIC_INIT(0);
-static const char *mdma_fail_site = "none";
+static struct master_faults mdma_faults = MASTER_FAULTS_INIT;
 
 /**
- * mdma_test_fail() - a fault point
+ * mdma_test_fail() - mdma's fault point
  * @site: what would fail ("ring", "array", "pages", "page", "map", "pool",
- *	"desc", "event"), for fail_log
+ *	"desc", "event", "reply"), for fail_log
  *
  * Context: any context.
- * Return: true for the calls fail_nth and fail_times armed (the Nth from
- * the arming on, and the fail_times - 1 after it): the caller fails as if
- * its allocation or mapping had.
+ * Return: true for the calls fail_nth and fail_times armed.
  */
 bool mdma_test_fail(const char *site)
 {
-	int from = atomic_read(&mdma_fail_from);
-	int call;
-
-	if (from <= 0)
-		return false;
-	call = atomic_inc_return(&mdma_fail_calls);
-	if (call < from)
-		return false;
-	if (call >= from + atomic_read(&mdma_fail_times) - 1)
-		atomic_set(&mdma_fail_from, 0);
-	WRITE_ONCE(mdma_fail_site, site);
-	atomic_inc(&mdma_fail_injected);
-	return true;
+	return master_fault(&mdma_faults, site);
 }
 
-static int mdma_fail_nth_get(void *data, u64 *val)
+static bool test_leak_page;
+module_param(test_leak_page, bool, 0600);
+MODULE_PARM_DESC(test_leak_page,
+		 "Test only: every freed ring keeps one page (default: off)");
+
+static bool test_leak_ring;
+module_param(test_leak_ring, bool, 0600);
+MODULE_PARM_DESC(test_leak_ring,
+		 "Test only: every freed ring forgets its kmalloc'd struct (default: off)");
+
+/**
+ * mdma_test_leak() - a deliberate leak, to prove the oracles catch one
+ * @what: MDMA_LEAK_PAGE (one page per freed ring, for the page-leak oracle)
+ *	or MDMA_LEAK_RING (the ring's struct, for kmemleak)
+ *
+ * Return: true when the knob for @what is on: the caller skips that free.
+ */
+bool mdma_test_leak(enum mdma_leak what)
 {
-	int from = atomic_read(&mdma_fail_from);
-
-	*val = from > 0 ? max(from - atomic_read(&mdma_fail_calls), 0) : 0;
-	return 0;
+	return what == MDMA_LEAK_PAGE ? READ_ONCE(test_leak_page) :
+					READ_ONCE(test_leak_ring);
 }
-
-static int mdma_fail_nth_set(void *data, u64 val)
-{
-	if (val > INT_MAX)
-		return -EINVAL;
-	atomic_set(&mdma_fail_from, 0);
-	atomic_set(&mdma_fail_calls, 0);
-	atomic_set(&mdma_fail_from, val);
-	return 0;
-}
-DEFINE_DEBUGFS_ATTRIBUTE(mdma_fail_nth_fops, mdma_fail_nth_get,
-			 mdma_fail_nth_set, "%llu\n");
-
-static int mdma_fail_times_get(void *data, u64 *val)
-{
-	*val = atomic_read(&mdma_fail_times);
-	return 0;
-}
-
-static int mdma_fail_times_set(void *data, u64 val)
-{
-	if (!val || val > INT_MAX)
-		return -EINVAL;
-	atomic_set(&mdma_fail_times, val);
-	return 0;
-}
-DEFINE_DEBUGFS_ATTRIBUTE(mdma_fail_times_fops, mdma_fail_times_get,
-			 mdma_fail_times_set, "%llu\n");
-
-static int mdma_fail_log_show(struct seq_file *m, void *v)
-{
-	seq_printf(m, "%d %s\n", atomic_read(&mdma_fail_injected),
-		   READ_ONCE(mdma_fail_site));
-	return 0;
-}
-DEFINE_SHOW_ATTRIBUTE(mdma_fail_log);
 
 void mdma_test_init(struct dentry *root)
 {
-	debugfs_create_file_unsafe("fail_nth", 0600, root, NULL,
-				   &mdma_fail_nth_fops);
-	debugfs_create_file_unsafe("fail_times", 0600, root, NULL,
-				   &mdma_fail_times_fops);
-	debugfs_create_file("fail_log", 0400, root, NULL, &mdma_fail_log_fops);
+	master_faults_debugfs(&mdma_faults, root);
 }
 
 /**

@@ -19,6 +19,12 @@ enum mdma_layout_bug {
 	MDMA_BUG_SKIP_PAGE = 2,		/* leave the first page unused */
 };
 
+/* Test-only leaks, to prove the leak oracles catch one. */
+enum mdma_leak {
+	MDMA_LEAK_PAGE,		/* one page per freed ring */
+	MDMA_LEAK_RING,		/* the ring's struct */
+};
+
 struct dentry;
 
 #ifdef MASTERDMA_TEST
@@ -27,6 +33,7 @@ int mdma_test_layout_bug(void);
 void mdma_test_debugfs_add(struct mdma_ring *ring);
 void mdma_test_init(struct dentry *root);
 bool mdma_test_fail(const char *site);
+bool mdma_test_leak(enum mdma_leak what);
 #else
 #define MDMA_TEST_BUILD	0
 static inline int mdma_test_layout_bug(void)
@@ -44,6 +51,11 @@ static inline void mdma_test_init(struct dentry *root)
 
 /* Fault point: a production build never fails on purpose. */
 static inline bool mdma_test_fail(const char *site)
+{
+	return false;
+}
+
+static inline bool mdma_test_leak(enum mdma_leak what)
 {
 	return false;
 }

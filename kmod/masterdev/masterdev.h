@@ -108,6 +108,7 @@ static inline u32 masterdev_user_owned(const struct masterdev_iface *iface)
 extern unsigned int masterdev_max_buffers;
 extern unsigned int masterdev_max_bufsize;
 extern unsigned long long masterdev_max_ring_bytes;
+extern unsigned int masterdev_closing_wait;
 
 /* masterdev_main.c */
 extern struct dentry *masterdev_debugfs;

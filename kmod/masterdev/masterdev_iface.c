@@ -435,14 +435,37 @@ static u64 masterdev_queued_bytes(const struct masterdev_iface *iface)
 }
 
 /*
+ * Killed: a fatal signal is pending, or the task is exiting because of one
+ * (the last close then runs from do_exit(), where no signal can arrive and
+ * fatal_signal_pending() is false; a signal's exit code is its number, a
+ * normal exit's has zero low bits).
+ */
+static bool masterdev_killed(void)
+{
+	return fatal_signal_pending(current) ||
+	       ((current->flags & PF_EXITING) && (current->exit_code & 0x7f));
+}
+
+/* closing_wait in jiffies; at most a day, so that the product cannot wrap */
+static long masterdev_closing_jiffies(void)
+{
+	return msecs_to_jiffies(min(READ_ONCE(masterdev_closing_wait), 86400U) *
+				MSEC_PER_SEC);
+}
+
+/*
  * Send what a transmitter holds: its partial buffer, then wait until the
  * engine has moved every queued buffer, to the receiver or, without one,
- * nowhere.  Only a fatal signal, or the device going, ends the wait early.
+ * nowhere.  A fatal signal, or the device going, ends the wait early
+ * (-ERESTARTSYS, the engine's error).  A task exiting normally cannot take a
+ * signal any more: it waits while the engine makes progress and gives up
+ * after closing_wait seconds without any (-ETIMEDOUT), as a tty's close does.
  * Called and returns with the pair's lock held.
  */
 static int masterdev_flush(struct masterdev_iface *tx)
 {
 	struct masterdev_pair *pair = tx->pair;
+	u32 queued;
 	int ret;
 
 	lockdep_assert_held(&pair->lock);
@@ -452,10 +475,20 @@ static int masterdev_flush(struct masterdev_iface *tx)
 		tx->used[tx->head] = tx->partial;
 		masterdev_queue(tx);
 	}
-	while (tx->queued && !pair->error) {
+	while ((queued = tx->queued) && !pair->error) {
+		if (masterdev_killed())
+			return -ERESTARTSYS;
 		mutex_unlock(&pair->lock);
-		ret = wait_event_killable(tx->wait, !READ_ONCE(tx->queued) ||
-					  READ_ONCE(pair->error));
+		if (current->flags & PF_EXITING)
+			ret = wait_event_idle_timeout(tx->wait,
+						      READ_ONCE(tx->queued) != queued ||
+						      READ_ONCE(pair->error),
+						      masterdev_closing_jiffies()) ?
+			      0 : -ETIMEDOUT;
+		else
+			ret = wait_event_killable(tx->wait,
+						  !READ_ONCE(tx->queued) ||
+						  READ_ONCE(pair->error));
 		mutex_lock(&pair->lock);
 		if (ret)
 			return ret;
@@ -476,8 +509,9 @@ static void masterdev_discard(struct masterdev_iface *rx)
 
 /*
  * The last close of a transmitter sends everything first (see
- * masterdev_flush()); one killed meanwhile, or whose engine stopped, drops
- * what is left, counted in "dropped" and said once.
+ * masterdev_flush()); one killed meanwhile, one whose engine stopped, or an
+ * exiting task's that saw no progress for closing_wait seconds, drops what
+ * is left, counted in "dropped" and said once.
  */
 static int masterdev_release(struct inode *inode, struct file *file)
 {
@@ -492,7 +526,9 @@ static int masterdev_release(struct inode *inode, struct file *file)
 		iface->dropped += lost;
 		if (lost)
 			dev_info(iface->dev, "closed with %llu bytes not sent (%s)\n",
-				 lost, ret == -ERESTARTSYS ? "killed" : "engine stopped");
+				 lost, ret == -ERESTARTSYS ? "killed" :
+				 ret == -ETIMEDOUT ? "no progress in closing_wait" :
+				 "engine stopped");
 	}
 	mdma_ring_free(iface->ring);
 	iface->ring = NULL;

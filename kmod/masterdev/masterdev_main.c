@@ -51,6 +51,11 @@ module_param_named(max_ring_bytes, masterdev_max_ring_bytes, ullong, 0644);
 MODULE_PARM_DESC(max_ring_bytes,
 		 "Largest ring an interface accepts, in bytes of pages, descriptors and arrays (default: 512 MiB)");
 
+unsigned int masterdev_closing_wait = 30;
+module_param_named(closing_wait, masterdev_closing_wait, uint, 0644);
+MODULE_PARM_DESC(closing_wait,
+		 "Seconds without progress after which an exiting writer's last close gives up its queued bytes, as a tty's closing_wait (default: 30)");
+
 static unsigned int card_dma_bits = 32;
 module_param(card_dma_bits, uint, 0444);
 MODULE_PARM_DESC(card_dma_bits,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import errno
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -299,3 +299,92 @@ def test_the_allocators_netlink_reply_fails_cleanly(door: himem.Door) -> None:
 
         swept = faults.sweep(ALLOCATOR, operation, errnos=ENOMEM, state=allocator_state)
     assert swept.sites == ["reply"]
+
+
+# The kernel's own per-task fault injection (debug kernel): it also fails the
+# allocations inside the kernel functions we call (dma_pool_create, the
+# bulk allocator, the file's own structures), independently of our points.
+KERNEL_FAIL_NTH = Path("/proc/thread-self/fail-nth")
+KERNEL_FAULTS = (faults.DEBUGFS / "failslab", faults.DEBUGFS / "fail_page_alloc")
+needs_fail_nth = pytest.mark.skipif(
+    not KERNEL_FAIL_NTH.exists() or not KERNEL_FAULTS[1].exists(),
+    reason="needs failslab and fail_page_alloc (debug kernel)",
+)
+
+
+@pytest.fixture
+def kernel_fail_nth() -> Iterator[None]:
+    """failslab and fail_page_alloc set for fail-nth: sleeping allocations and
+    order 0 count, quietly (no stack dump per failure)."""
+    settings = {"ignore-gfp-wait": "N", "verbose": "0"}
+    saved = {}
+    for directory in KERNEL_FAULTS:
+        extra = {"min-order": "0"} if directory.name == "fail_page_alloc" else {}
+        for name, value in (settings | extra).items():
+            saved[directory / name] = (directory / name).read_text().strip()
+            (directory / name).write_text(value)
+    try:
+        yield
+    finally:
+        for path, value in saved.items():
+            path.write_text(value)
+
+
+def kernel_sweep(operation: Callable[[], object], state: Callable[[], object]) -> int:
+    """Fail the 1st, 2nd... slab or page allocation of this task inside operation
+    until it gets through untouched; return how many points failed.
+
+    Each failure must be ENOMEM (what open and our ioctls document) and leave
+    state() as it was; an operation that succeeds although a kernel allocation
+    failed (a fallback) must leave it as well once undone.
+    """
+    baseline = state()
+    fd = os.open(KERNEL_FAIL_NTH, os.O_RDWR)
+    try:
+        for nth in range(1, 100_000):
+            os.write(fd, str(nth).encode())
+            try:
+                operation()
+            except OSError as err:
+                os.lseek(fd, 0, os.SEEK_SET)
+                assert int(os.read(fd, 32)) == 0, f"N={nth}: {err!r} with no fault injected"
+                assert err.errno == errno.ENOMEM, f"N={nth}: {err!r}"
+            else:
+                os.lseek(fd, 0, os.SEEK_SET)
+                left = int(os.read(fd, 32))
+                os.write(fd, b"0")
+                if left:  # not reached: the operation is through
+                    assert state() == baseline
+                    return nth - 1
+            os.lseek(fd, 0, os.SEEK_SET)
+            assert state() == baseline, f"N={nth} left {state()!r}, was {baseline!r}"
+    finally:
+        os.close(fd)
+    raise AssertionError("no end after 100000 allocations")
+
+
+@needs_fail_nth
+@pytest.mark.kernel_expect("Call Trace")  # "page allocation failure" warnings
+@RINGS
+def test_the_kernels_fail_nth_fails_every_allocation_of_an_open(
+    kernel_fail_nth: None, iface: str, tails: layout.Tails, buffers: int, bufsize: int
+) -> None:
+    md.set_geometry(iface, buffers, bufsize)
+    model = layout.layout(buffers, bufsize, tails)
+    points = kernel_sweep(lambda: open_close(iface, model.total_pages), md.stats)
+    # At least our own: the ring, its arrays, the pool; then the kernel's.
+    assert points >= 7, points
+
+
+@needs_himem
+@needs_fail_nth
+@pytest.mark.kernel_expect("Call Trace")
+def test_the_kernels_fail_nth_fails_every_allocation_of_a_region(
+    kernel_fail_nth: None, door: himem.Door
+) -> None:
+    def operation() -> None:
+        region = door.alloc(3 * himem.PAGE)
+        door.free(region.start)
+
+    points = kernel_sweep(operation, lambda: (allocator_state(), door.list()[1]))
+    assert points >= 2, points  # the door's region, the allocator's extent...

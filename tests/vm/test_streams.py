@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -172,3 +173,67 @@ def test_a_close_killed_while_it_waits_drops_and_counts() -> None:
         child.kill()
         child.wait(30)
     assert md.dropped("asitx0") == dropped + 4000
+
+
+BLOCKED_WRITER = """
+import os
+fd = os.open("/dev/asitx0", os.O_WRONLY)
+print("open", flush=True)
+os.write(fd, bytes(3 * 4 * 1000))
+"""
+
+
+@pytest.mark.usefixtures("masterdev_state")
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM", "SIGINT"])
+def test_a_writer_killed_while_blocked_exits_and_counts(sig: str) -> None:
+    """Killed in write(), a writer's last close runs from do_exit(), where no
+    signal can reach it: it must not wait for a receiver that never reads.
+    (SIGINT kills python only through KeyboardInterrupt: it is restored to
+    its default first, as dd has it.)"""
+    md.set_pair("asi", 4, 1000)
+    dropped = md.dropped("asitx0")
+    code = "import signal; signal.signal(signal.SIGINT, signal.SIG_DFL)\n" + BLOCKED_WRITER
+    with md.opened("asirx0"):  # open, never read: 4 buffers there, 4 queued
+        child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+        assert child.stdout is not None and child.stdout.readline() == b"open\n"
+        time.sleep(1.0)
+        assert child.poll() is None, "write() returned with a receiver that never reads"
+        os.kill(child.pid, getattr(signal, sig))
+        try:
+            child.wait(10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            pytest.fail(f"a writer killed by {sig} did not exit (stuck in its last close)")
+    assert md.dropped("asitx0") == dropped + 4000
+
+
+EXITING_WRITER = """
+import os
+fd = os.open("/dev/asitx0", os.O_WRONLY)
+os.write(fd, bytes(8000))
+print("written", flush=True)
+os._exit(0)  # no close(): the last close runs from do_exit()
+"""
+
+
+@pytest.mark.usefixtures("masterdev_state")
+def test_an_exiting_writer_waits_for_progress_then_gives_up_after_closing_wait() -> None:
+    """A writer that exits normally cannot be killed any more: its last close
+    waits while the engine moves its buffers, and gives its bytes up (counted)
+    after closing_wait seconds without progress, as a tty does."""
+    md.set_pair("asi", 4, 1000)
+    dropped = md.dropped("asitx0")
+    closing_wait = md.PARAMS / "closing_wait"
+    saved = closing_wait.read_text()
+    closing_wait.write_text("3")
+    try:
+        with md.opened("asirx0") as rx:
+            child = subprocess.Popen([sys.executable, "-c", EXITING_WRITER], stdout=subprocess.PIPE)
+            assert child.stdout is not None and child.stdout.readline() == b"written\n"
+            time.sleep(1.0)
+            assert child.poll() is None, "exit did not wait for the queued buffers"
+            os.read(rx, 1000)  # progress: one buffer moves, the wait goes on
+            child.wait(30)
+    finally:
+        closing_wait.write_text(saved)
+    assert md.dropped("asitx0") == dropped + 3000

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
 from collections.abc import Sequence
+
+from pyroute2.netlink.exceptions import NetlinkError
 
 from . import layout, netlink, stat
 
@@ -122,6 +125,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `... | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except (PermissionError, NetlinkError) as err:
+        code = err.errno if isinstance(err, PermissionError) else err.code
+        if code not in (errno.EPERM, errno.EACCES):
+            raise
+        print(
+            f"error: {args.command}: {os.strerror(code)}: the modules' netlink families "
+            "and debugfs need root (CAP_NET_ADMIN for netlink, as `ip monitor` does)",
+            file=sys.stderr,
+        )
+        return 1
     return result
 
 

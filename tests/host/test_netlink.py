@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 import pytest
+from pyroute2.netlink.exceptions import NetlinkError
 
-from pyharness import netlink, stat, uapi
+from pyharness import __main__, netlink, stat, uapi
 
 
 def test_every_header_attribute_has_a_wire_type_and_nothing_else_does() -> None:
@@ -76,3 +78,22 @@ def test_an_overrun_is_said_resynced_and_the_gap_counted() -> None:
 def test_stat_and_events_give_one_answer_when_nothing_is_loaded() -> None:
     both = str(netlink.missing(["mdma", "allocator"]))
     assert both == "no 'mdma' or 'allocator' family: load mdma.ko or allocator.ko"
+
+
+@pytest.mark.parametrize(
+    "denial",
+    [NetlinkError(errno.EPERM, "Operation not permitted"), PermissionError(errno.EPERM, "no")],
+    ids=["request", "membership"],
+)
+def test_stat_and_events_without_privilege_say_so_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], denial: Exception
+) -> None:
+    def denied(*args: object) -> object:
+        raise denial
+
+    monkeypatch.setattr(stat, "snapshot", denied)
+    monkeypatch.setattr(stat, "events", denied)
+    for command in ("stat", "events"):
+        assert __main__.main([command]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "need root" in err and "Traceback" not in err

@@ -21,6 +21,9 @@ MODULES = ("mdma", "masterdev")
 # its linked build, the test door and a second client.
 ON_DEMAND = ("allocator", "himemlink", "himemtest", "himemclient")
 BOOT_TIMEOUT = 900.0
+# The debug kernel (KASAN, kmemleak's scan after each test, lockdep) runs the
+# suite this many times slower under TCG: --timeout is scaled by it.
+DEBUG_SLOWDOWN = 6.0
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ def run(request: VmTestRequest, paths: Paths) -> Report:
         command=[sys.executable, "-m", "pyharness.guest", str(run_dir)],
         run_dir=run_dir,
         accel=choice.accel,
-        timeout=request.timeout,
+        timeout=request.timeout * (DEBUG_SLOWDOWN if kernel.origin == "debug" else 1.0),
         cwd=paths.root,
         show_kernel=request.show_kernel,
     )

@@ -66,6 +66,10 @@ def kmemleak_session() -> Iterator[None]:
     """
     guestkit.kmemleak_scan()  # boot's own reports are not ours
     yield
+    if KMEMLEAK_SCANS[0]:
+        figures.record(
+            "kmemleak scans", f"{KMEMLEAK_SCANS[0]} in {KMEMLEAK_SCANS[1]:.0f} s (after each test)"
+        )
     if guestkit.KMEMLEAK.exists():
         time.sleep(KMEMLEAK_MIN_AGE)
         found = guestkit.kmemleak_scan()
@@ -74,6 +78,17 @@ def kmemleak_session() -> Iterator[None]:
 
 
 KMEMLEAK_MIN_AGE = 5.5  # seconds: mm/kmemleak.c's MSECS_MIN_AGE and a margin
+KMEMLEAK_SCANS = [0, 0.0]  # scans after tests, seconds they took
+
+
+def _kmemleak_after_test() -> str:
+    if not guestkit.KMEMLEAK.exists():
+        return ""
+    start = time.monotonic()
+    found = guestkit.kmemleak_scan()
+    KMEMLEAK_SCANS[0] += 1
+    KMEMLEAK_SCANS[1] += time.monotonic() - start
+    return found
 
 
 @pytest.fixture
@@ -105,7 +120,7 @@ def kernel_log_judge(request: pytest.FixtureRequest) -> Iterator[guestkit.Kmsg]:
         debug_before = guestkit.debug_state()
         guestkit.kmsg_write(kjudge.begin_marker(name, expect))
         yield kmsg
-        leaks = "" if "kmemleak" in expect else guestkit.kmemleak_scan()
+        leaks = "" if "kmemleak" in expect else _kmemleak_after_test()
         guestkit.kmsg_write(kjudge.end_marker(name))
         kmsg.read()
     verdict = kjudge.judge(kjudge.parse_kmsg(kmsg.seen))

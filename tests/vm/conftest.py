@@ -131,7 +131,7 @@ def kernel_log_judge(request: pytest.FixtureRequest) -> Iterator[guestkit.Kmsg]:
         problems.append(verdict.report())
     if raised:
         problems.append(f"kernel taint raised during the test: {raised}")
-    problems += guestkit.debug_state().problems_since(debug_before)
+    problems += guestkit.debug_state().problems_since(debug_before, frozenset(expect))
     if leaks:
         problems.append(f"kmemleak (objects over 5 s old, maybe from an earlier test):\n{leaks}")
     if problems:

@@ -122,6 +122,9 @@ def test_netlink_replies_fail_cleanly() -> None:
 
 
 PAGE_CYCLES = 200
+# Pages the oracle may be off by over PAGE_CYCLES cycles, either way (the
+# kernel's own allocations meanwhile: slab, page cache, counted or not).
+NOISE = PAGE_CYCLES // 4
 LEAK_GEOMETRIES = pytest.mark.parametrize(
     ("iface", "buffers", "bufsize"),
     [("asitx0", 3, 5000), ("sdirx0", 3, 5000), ("asitx0", 64, 188), ("asitx0", 2, 8192)],
@@ -139,7 +142,7 @@ def test_rings_give_back_every_page(iface: str, buffers: int, bufsize: int) -> N
     md.set_geometry(iface, buffers, bufsize)
     kept = faults.pages_kept(lambda: cycle(iface), PAGE_CYCLES)
     # A ring that kept one page would keep PAGE_CYCLES; noise is a few pages.
-    assert kept < PAGE_CYCLES // 4, f"{kept} pages kept over {PAGE_CYCLES} rings"
+    assert kept < NOISE, f"{kept} pages kept over {PAGE_CYCLES} rings"
 
 
 @pytest.fixture
@@ -158,7 +161,8 @@ def test_the_page_oracle_catches_a_ring_that_keeps_a_page(knob: Path) -> None:
     knob.write_text("Y")
     kept = faults.pages_kept(lambda: cycle("asitx0"), PAGE_CYCLES, warmup=0)
     knob.write_text("N")
-    assert kept >= PAGE_CYCLES, f"only {kept} pages kept: the oracle missed the leak"
+    # PAGE_CYCLES leaked, give or take the noise the clean test allows
+    assert kept >= PAGE_CYCLES - NOISE, f"only {kept} pages kept: the oracle missed the leak"
     assert md.stats() == baseline  # the module's own count cannot see it
 
 

@@ -72,10 +72,16 @@ def test_an_interrupt_stops_every_running_lane(tmp_path: Path) -> None:
     pids = tmp_path / "pids"
     code = f"import os, time; open({str(pids)!r}, 'a').write(f'{{os.getpid()}}\\n'); time.sleep(60)"
     batch = [_lane(tmp_path, f"l{i}", code) for i in range(2)]
+    # Python ignores SIGINT when started in the background by a shell (as CI
+    # may start it): install its handler, as tasks.py turns SIGTERM into one.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
     timer.start()
-    with pytest.raises(KeyboardInterrupt):
-        lanes.run_lanes(batch, 2, tmp_path)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            lanes.run_lanes(batch, 2, tmp_path)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     for pid in pids.read_text().split():
         with pytest.raises(ProcessLookupError):
             os.kill(int(pid), 0)

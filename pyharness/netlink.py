@@ -12,12 +12,24 @@ the kernel's policy dump registers exactly the header's commands.
 from __future__ import annotations
 
 import errno
+import os
 import select
+import socket
+import struct
 from collections.abc import Iterator, Sequence
 from functools import cache
 from typing import Any
 
-from pyroute2.netlink import NETLINK_ADD_MEMBERSHIP, NLM_F_DUMP, NLM_F_REQUEST, SOL_NETLINK, genlmsg
+from pyroute2.netlink import (
+    NETLINK_ADD_MEMBERSHIP,
+    NETLINK_GENERIC,
+    NLM_F_DUMP,
+    NLM_F_REQUEST,
+    NLMSG_DONE,
+    NLMSG_ERROR,
+    SOL_NETLINK,
+    genlmsg,
+)
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.generic import GenericNetlinkSocket
 
@@ -128,6 +140,41 @@ class MasterDmaSocket(GenericNetlinkSocket):  # type: ignore[misc]
         msg["attrs"] = list(attrs)
         flags = NLM_F_REQUEST | (NLM_F_DUMP if dump else 0)
         return [decode(m) for m in self.nlm_request(msg, msg_type=self.prid, msg_flags=flags)]
+
+    def dump_in_parts(self, cmd: str) -> Iterator[list[dict[str, Any]]]:
+        """A dump, one part at a time: the messages of each datagram the kernel
+        filled.  The kernel fills the next part only when the caller has read
+        this one, so the caller may change what is dumped between two parts.
+        Sent on a socket of its own; OSError with the kernel's errno if it
+        refuses."""
+        msg = message_class()()
+        msg["cmd"] = uapi_cmd(cmd)
+        msg["version"] = uapi.lib().MASTER_DMA_GENL_VERSION
+        msg["header"]["type"] = self.prid
+        msg["header"]["flags"] = NLM_F_REQUEST | NLM_F_DUMP
+        msg["header"]["sequence_number"] = 1
+        msg.encode()
+        with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_GENERIC) as raw:
+            raw.bind((0, 0))
+            raw.send(msg.data)
+            while True:
+                data, offset = raw.recv(RECV_BYTES), 0
+                part: list[dict[str, Any]] = []
+                while offset + 16 <= len(data):
+                    length, kind = struct.unpack_from("=IH", data, offset)
+                    if kind == NLMSG_DONE:
+                        yield part
+                        return
+                    if kind == NLMSG_ERROR:
+                        (code,) = struct.unpack_from("=i", data, offset + 16)
+                        if code:
+                            raise OSError(-code, os.strerror(-code))
+                    elif kind == self.prid:
+                        reply = message_class()(data[offset : offset + length])
+                        reply.decode()
+                        part.append(decode(reply))
+                    offset += (length + 3) & ~3
+                yield part
 
     def rings(self) -> list[dict[str, Any]]:
         return self.request("RINGS", dump=True)

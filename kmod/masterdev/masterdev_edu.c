@@ -35,6 +35,7 @@
 
 #include "compat.h"
 #include "masterdev.h"
+#include "masterdev_test.h"
 
 #define EDU_ID			0x00
 #define EDU_IRQ_STATUS		0x24
@@ -110,6 +111,7 @@ static int masterdev_edu_transfer(struct masterdev_edu *edu, dma_addr_t addr,
 {
 	u64 ram = addr, dev = EDU_BUFFER + offset;
 	u32 cmd = EDU_DMA_START | EDU_DMA_IRQ | (to_ram ? EDU_DMA_TO_RAM : 0);
+	unsigned int timeout;
 	int ret = 0;
 
 	if (!len || len > MASTERDEV_EDU_MAX || offset > MASTERDEV_EDU_USABLE - len)
@@ -124,8 +126,8 @@ static int masterdev_edu_transfer(struct masterdev_edu *edu, dma_addr_t addr,
 	writeq(to_ram ? ram : dev, edu->regs + EDU_DMA_DST);
 	writeq(len, edu->regs + EDU_DMA_COUNT);
 	iowrite32(cmd, edu->regs + EDU_DMA_CMD);
-	if (!wait_for_completion_timeout(&edu->done,
-					 msecs_to_jiffies(EDU_TIMEOUT_MS)))
+	timeout = masterdev_test_edu_timeout_ms(EDU_TIMEOUT_MS);
+	if (!wait_for_completion_timeout(&edu->done, msecs_to_jiffies(timeout)))
 		ret = masterdev_edu_quiesce(edu);
 	else
 		edu->transfers++;

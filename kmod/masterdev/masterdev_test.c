@@ -9,6 +9,8 @@
  * points of the edu check and of open (master/faults.h).
  * test_lock_order: open takes the pair's lock before the interface's I/O
  * lock, the reverse of every other path, so that lockdep must report it.
+ * test_edu_timeout_ms: an edu transfer times out after this many ms instead
+ * of 5 s, so that a test sees what a timed-out transfer leaves behind.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -29,6 +31,22 @@ static bool test_lock_order;
 module_param(test_lock_order, bool, 0600);
 MODULE_PARM_DESC(test_lock_order,
 		 "Test only: open takes two locks in the reverse order (default: off)");
+
+static unsigned int test_edu_timeout_ms;
+module_param(test_edu_timeout_ms, uint, 0600);
+MODULE_PARM_DESC(test_edu_timeout_ms,
+		 "Test only: edu transfer timeout in ms, 0 for the real 5000 (default: 0)");
+
+/**
+ * masterdev_test_edu_timeout_ms() - the edu transfer timeout
+ * @ms: the real timeout, in ms
+ *
+ * Return: test_edu_timeout_ms if set, else @ms.
+ */
+unsigned int masterdev_test_edu_timeout_ms(unsigned int ms)
+{
+	return READ_ONCE(test_edu_timeout_ms) ?: ms;
+}
 
 static struct master_faults masterdev_faults = MASTER_FAULTS_INIT;
 

@@ -15,6 +15,7 @@ struct masterdev_iface;
 void masterdev_test_load(struct dentry *dir);
 bool masterdev_test_fail(const char *site);
 void masterdev_test_lock_order(struct masterdev_iface *iface);
+unsigned int masterdev_test_edu_timeout_ms(unsigned int ms);
 #else
 static inline void masterdev_test_load(struct dentry *dir)
 {
@@ -28,6 +29,11 @@ static inline bool masterdev_test_fail(const char *site)
 
 static inline void masterdev_test_lock_order(struct masterdev_iface *iface)
 {
+}
+
+static inline unsigned int masterdev_test_edu_timeout_ms(unsigned int ms)
+{
+	return ms;
 }
 #endif
 

@@ -66,13 +66,15 @@ nla_put_failure:
  */
 static int mdma_nl_dump_rings(struct sk_buff *skb, struct netlink_callback *cb)
 {
+	unsigned int batch = mdma_test_dump_batch(), sent = 0;
 	struct mdma_ring *ring;
 
 	mutex_lock(&mdma_nl_lock);
 	list_for_each_entry(ring, &mdma_nl_rings, nl_node) {
 		if (ring->nl_id < cb->args[0])
 			continue;
-		if (mdma_nl_fill(skb, ring, NETLINK_CB(cb->skb).portid,
+		if ((batch && sent++ == batch) ||
+		    mdma_nl_fill(skb, ring, NETLINK_CB(cb->skb).portid,
 				 cb->nlh->nlmsg_seq, NLM_F_MULTI,
 				 MASTER_DMA_CMD_RINGS, 0, 0))
 			break;

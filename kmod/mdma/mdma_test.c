@@ -14,6 +14,15 @@
  *
  * test_leak_page, test_leak_ring (module parameters): deliberate leaks that
  * the harness's page-leak oracle and kmemleak must catch.
+ *
+ * /sys/kernel/debug/mdma/<ring>/data (read-write): the ring's data bytes
+ * (buffer * bufsize + offset) through mdma_ring_copy_{to,from}_user(), so
+ * that the harness calls the copy API with any position and count,
+ * zero included.
+ *
+ * test_dump_batch (module parameter): a netlink ring dump sends at most this
+ * many rings per part (0: as many as fit), so that a test can free a ring
+ * between two parts of a dump of the few rings a guest has.
  */
 #include <linux/debugfs.h>
 #include <linux/fs.h>
@@ -122,8 +131,54 @@ static const struct file_operations mdma_corrupt_fops = {
 	.write = mdma_corrupt_write,
 };
 
+static ssize_t mdma_data_read(struct file *file, char __user *buf,
+			      size_t count, loff_t *ppos)
+{
+	ssize_t ret = mdma_ring_copy_to_user(file->private_data, *ppos, buf,
+					     count);
+
+	if (ret > 0)
+		*ppos += ret;
+	return ret;
+}
+
+static ssize_t mdma_data_write(struct file *file, const char __user *buf,
+			       size_t count, loff_t *ppos)
+{
+	ssize_t ret = mdma_ring_copy_from_user(file->private_data, *ppos, buf,
+					       count);
+
+	if (ret > 0)
+		*ppos += ret;
+	return ret;
+}
+
+static const struct file_operations mdma_data_fops = {
+	.owner = THIS_MODULE,
+	.open = simple_open,
+	.read = mdma_data_read,
+	.write = mdma_data_write,
+	.llseek = default_llseek,
+};
+
 void mdma_test_debugfs_add(struct mdma_ring *ring)
 {
 	debugfs_create_file("corrupt", 0200, ring->debugfs, ring,
 			    &mdma_corrupt_fops);
+	debugfs_create_file("data", 0600, ring->debugfs, ring, &mdma_data_fops);
+}
+
+static unsigned int test_dump_batch;
+module_param(test_dump_batch, uint, 0600);
+MODULE_PARM_DESC(test_dump_batch,
+		 "Test only: rings per part of a netlink dump, 0 for as many as fit (default: 0)");
+
+/**
+ * mdma_test_dump_batch() - rings per part of a netlink ring dump
+ *
+ * Return: the test_dump_batch knob; 0 means no limit.
+ */
+unsigned int mdma_test_dump_batch(void)
+{
+	return READ_ONCE(test_dump_batch);
 }

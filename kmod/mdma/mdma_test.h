@@ -34,6 +34,7 @@ void mdma_test_debugfs_add(struct mdma_ring *ring);
 void mdma_test_init(struct dentry *root);
 bool mdma_test_fail(const char *site);
 bool mdma_test_leak(enum mdma_leak what);
+unsigned int mdma_test_dump_batch(void);
 #else
 #define MDMA_TEST_BUILD	0
 static inline int mdma_test_layout_bug(void)
@@ -58,6 +59,12 @@ static inline bool mdma_test_fail(const char *site)
 static inline bool mdma_test_leak(enum mdma_leak what)
 {
 	return false;
+}
+
+/* Rings per part of a netlink dump: no limit in a production build. */
+static inline unsigned int mdma_test_dump_batch(void)
+{
+	return 0;
 }
 #endif
 

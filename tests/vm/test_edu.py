@@ -163,6 +163,27 @@ def test_iommu_remaps_every_address() -> None:
     figures.record("iommu: asitx0 1000x9588 fragments at an IOVA", f"{remapped} of {len(frags)}")
 
 
+@pytest.mark.parametrize("iface", ["asitx0", "asirx0"])
+def test_a_timed_out_transfer_is_over_when_the_check_returns(iface: str) -> None:
+    """masterdev's test-only test_edu_timeout_ms=1 times the first transfer
+    out long before edu's 100 ms: the check fails with ETIMEDOUT, and by then
+    the device has finished that transfer (edu ignores every register write
+    while a transfer runs, and its late interrupt would end the next one), so
+    a check started at once passes."""
+    knob = Path("/sys/module/masterdev/parameters/test_edu_timeout_ms")
+    md.set_geometry(iface, 8, 8192)
+    with md.opened(iface, os.O_RDWR | os.O_NONBLOCK) as fd:
+        md.write_attr(knob, "1")
+        try:
+            with pytest.raises(OSError) as err:
+                md.edu_check(fd, random.getrandbits(63))
+        finally:
+            md.write_attr(knob, "0")
+        assert err.value.errno == errno.ETIMEDOUT
+        check = md.edu_check(fd, random.getrandbits(63))
+    assert (check.checked, check.failed, check.first_failed) == (16, 0, NONE_FAILED)
+
+
 def test_the_edu_check_holds_no_lock_the_peer_needs() -> None:
     """The check takes seconds of device time; meanwhile the attributes
     answer and the peer's open is refused at once, not after the check."""

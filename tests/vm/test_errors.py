@@ -119,6 +119,38 @@ def raw_ioctl(fd: int, request: int, address: int) -> int:
     return ctypes.get_errno()
 
 
+@pytest.mark.parametrize(
+    ("iface", "buffers", "bufsize"), [("asitx0", 5, 5000), ("sdirx0", 3, 4097)]
+)
+def test_the_ring_copy_api_moves_what_it_is_asked_zero_bytes_included(
+    iface: str, buffers: int, bufsize: int
+) -> None:
+    """mdma_ring_copy_{from,to}_user() through the test build's debugfs
+    `data` file: bytes written at any position read back the same, across
+    fragment and buffer edges; a zero-byte copy anywhere moves nothing and
+    succeeds (it once gave EFAULT); at or past the end they move nothing."""
+    total = buffers * bufsize
+    pattern = os.urandom(total)
+    md.set_geometry(iface, buffers, bufsize)
+    with md.opened(iface, os.O_RDWR | os.O_NONBLOCK):
+        data = os.open(md.DEBUGFS / iface / "data", os.O_RDWR)
+        try:
+            for pos in (0, 1, bufsize - 1, 4096, bufsize + 4095, total - 1, total, total + 9):
+                assert os.pwrite(data, b"", pos) == 0
+                assert os.pread(data, 0, pos) == b""
+            done = 0
+            for step in (1, 4095, 4097, 12289, 1 << 20):
+                done += os.pwrite(data, pattern[done : done + step], done)
+            assert done == total
+            assert os.pwrite(data, b"x", total) == 0
+            got = b""
+            while chunk := os.pread(data, 3000, len(got)):
+                got += chunk
+            assert got == pattern
+        finally:
+            os.close(data)
+
+
 def test_bad_user_pointer_is_efault() -> None:
     lib = uapi.lib()
     with md.opened("asitx0") as fd:

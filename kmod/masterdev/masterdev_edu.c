@@ -131,6 +131,7 @@ static int masterdev_edu_transfer(struct masterdev_edu *edu, dma_addr_t addr,
 		ret = masterdev_edu_quiesce(edu);
 	else
 		edu->transfers++;
+	masterdev_test_edu_returned(edu->regs + EDU_DMA_CMD, EDU_DMA_START);
 	mutex_unlock(&edu->lock);
 	return ret;
 }

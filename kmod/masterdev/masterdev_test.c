@@ -9,12 +9,15 @@
  * points of the edu check and of open (master/faults.h).
  * test_lock_order: open takes the pair's lock before the interface's I/O
  * lock, the reverse of every other path, so that lockdep must report it.
- * test_edu_timeout_ms: an edu transfer times out after this many ms instead
- * of 5 s, so that a test sees what a timed-out transfer leaves behind.
+ * test_edu_short_waits: the next this many edu transfers time out after
+ * 1 ms, long before edu's 100 ms, so that a test sees what a timed-out
+ * transfer leaves behind for the next one; test_edu_busy_returns counts the
+ * transfers that returned while the device still ran one.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/bug.h>
+#include <linux/io.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 
@@ -32,20 +35,45 @@ module_param(test_lock_order, bool, 0600);
 MODULE_PARM_DESC(test_lock_order,
 		 "Test only: open takes two locks in the reverse order (default: off)");
 
-static unsigned int test_edu_timeout_ms;
-module_param(test_edu_timeout_ms, uint, 0600);
-MODULE_PARM_DESC(test_edu_timeout_ms,
-		 "Test only: edu transfer timeout in ms, 0 for the real 5000 (default: 0)");
+static unsigned int test_edu_short_waits;
+module_param(test_edu_short_waits, uint, 0600);
+MODULE_PARM_DESC(test_edu_short_waits,
+		 "Test only: the next this many edu transfers time out after 1 ms, not 5 s (default: 0)");
 
 /**
- * masterdev_test_edu_timeout_ms() - the edu transfer timeout
+ * masterdev_test_edu_timeout_ms() - the timeout of the edu transfer starting
  * @ms: the real timeout, in ms
  *
- * Return: test_edu_timeout_ms if set, else @ms.
+ * Context: under the edu device's transfer lock, which orders the calls.
+ * Return: 1 while test_edu_short_waits is not 0 (counting it down), else @ms.
  */
 unsigned int masterdev_test_edu_timeout_ms(unsigned int ms)
 {
-	return READ_ONCE(test_edu_timeout_ms) ?: ms;
+	unsigned int left = READ_ONCE(test_edu_short_waits);
+
+	if (!left)
+		return ms;
+	WRITE_ONCE(test_edu_short_waits, left - 1);
+	return 1;
+}
+
+static unsigned int test_edu_busy_returns;
+module_param(test_edu_busy_returns, uint, 0600);
+MODULE_PARM_DESC(test_edu_busy_returns,
+		 "Test only: edu transfers that returned while the device still ran (read; must stay 0)");
+
+/**
+ * masterdev_test_edu_returned() - an edu transfer returns to its caller
+ * @cmd: the device's DMA command register
+ * @running: its bit that is set while a transfer runs
+ *
+ * Counts, in test_edu_busy_returns, a return while the device still runs
+ * a transfer: one that may yet write memory its caller is about to free.
+ */
+void masterdev_test_edu_returned(void __iomem *cmd, u32 running)
+{
+	if (ioread32(cmd) & running)
+		WRITE_ONCE(test_edu_busy_returns, test_edu_busy_returns + 1);
 }
 
 static struct master_faults masterdev_faults = MASTER_FAULTS_INIT;

@@ -16,6 +16,7 @@ void masterdev_test_load(struct dentry *dir);
 bool masterdev_test_fail(const char *site);
 void masterdev_test_lock_order(struct masterdev_iface *iface);
 unsigned int masterdev_test_edu_timeout_ms(unsigned int ms);
+void masterdev_test_edu_returned(void __iomem *cmd, u32 running);
 #else
 static inline void masterdev_test_load(struct dentry *dir)
 {
@@ -34,6 +35,10 @@ static inline void masterdev_test_lock_order(struct masterdev_iface *iface)
 static inline unsigned int masterdev_test_edu_timeout_ms(unsigned int ms)
 {
 	return ms;
+}
+
+static inline void masterdev_test_edu_returned(void __iomem *cmd, u32 running)
+{
 }
 #endif
 

@@ -165,22 +165,26 @@ def test_iommu_remaps_every_address() -> None:
 
 @pytest.mark.parametrize("iface", ["asitx0", "asirx0"])
 def test_a_timed_out_transfer_is_over_when_the_check_returns(iface: str) -> None:
-    """masterdev's test-only test_edu_timeout_ms=1 times the first transfer
-    out long before edu's 100 ms: the check fails with ETIMEDOUT, and by then
-    the device has finished that transfer (edu ignores every register write
-    while a transfer runs, and its late interrupt would end the next one), so
-    a check started at once passes."""
-    knob = Path("/sys/module/masterdev/parameters/test_edu_timeout_ms")
+    """masterdev's test-only test_edu_short_waits=1 times the next transfer
+    out after 1 ms, long before edu's 100 ms: the check fails with ETIMEDOUT,
+    and the device had finished that transfer when it returned (the test
+    build reads edu's DMA command register at each return and counts a
+    running one in test_edu_busy_returns).  A check started at once passes:
+    edu would have ignored its register writes while the old transfer ran,
+    and the old one's late interrupt would have ended its first transfer."""
+    params = Path("/sys/module/masterdev/parameters")
+    md.write_attr(params / "test_edu_busy_returns", "0")
     md.set_geometry(iface, 8, 8192)
     with md.opened(iface, os.O_RDWR | os.O_NONBLOCK) as fd:
-        md.write_attr(knob, "1")
+        md.write_attr(params / "test_edu_short_waits", "1")
         try:
             with pytest.raises(OSError) as err:
                 md.edu_check(fd, random.getrandbits(63))
+            check = md.edu_check(fd, random.getrandbits(63))
         finally:
-            md.write_attr(knob, "0")
-        assert err.value.errno == errno.ETIMEDOUT
-        check = md.edu_check(fd, random.getrandbits(63))
+            md.write_attr(params / "test_edu_short_waits", "0")
+    assert err.value.errno == errno.ETIMEDOUT
+    assert (params / "test_edu_busy_returns").read_text().strip() == "0"
     assert (check.checked, check.failed, check.first_failed) == (16, 0, NONE_FAILED)
 
 

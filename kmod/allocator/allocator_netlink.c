@@ -2,8 +2,9 @@
 /*
  * allocator_netlink.c - the generic netlink family "allocator"
  *
- * Part of allocator.c (included at its end) in the standalone build only:
- * the linked build has no family, as it has no exports.
+ * In allocator.ko only: the linked build has no family, as it has no
+ * exports.  It reads the allocator through allocator_internal.h and
+ * receives its events as the allocator's event sink.
  * MASTER_DMA_CMD_REGIONS dumps every region (start, size, owner);
  * MASTER_DMA_CMD_TOTALS gives the claim's figures; the "events" group
  * announces each region allocated, freed, or reclaimed from an unloading
@@ -13,6 +14,10 @@
  * with GFP_ATOMIC after the lock is dropped, from values copied under it.
  */
 #include <net/genetlink.h>
+
+#include "allocator_internal.h"
+#include "allocator_test.h"
+#include "uapi/master_dma.h"
 
 static const struct nla_policy allocator_nl_policy[MASTER_DMA_A_MAX + 1] = {
 	[MASTER_DMA_A_FLAGS] = NLA_POLICY_MASK(NLA_U32, 0),
@@ -45,47 +50,53 @@ static int allocator_nl_fill(struct sk_buff *skb, u32 portid, u32 seq,
 	return 0;
 }
 
-/* cb->args[0]: the address after the last region sent. */
+struct allocator_nl_dump {
+	struct sk_buff *skb;
+	struct netlink_callback *cb;
+};
+
+static int allocator_nl_dump_one(void *arg, unsigned long start,
+				 unsigned long size, const char *owner)
+{
+	struct allocator_nl_dump *dump = arg;
+	struct netlink_callback *cb = dump->cb;
+
+	if (allocator_nl_fill(dump->skb, NETLINK_CB(cb->skb).portid,
+			      cb->nlh->nlmsg_seq, NLM_F_MULTI,
+			      MASTER_DMA_CMD_REGIONS, 0, 0, start, size, owner))
+		return -EMSGSIZE;
+	cb->args[0] = start + 1;
+	return 0;
+}
+
+/*
+ * cb->args[0]: the address after the start of the last region sent, so that
+ * a region freed between two parts is neither skipped nor repeated.
+ */
 static int allocator_nl_dump_regions(struct sk_buff *skb,
 				     struct netlink_callback *cb)
 {
-	struct allocator_extent *region;
-	unsigned long flags;
-	struct rb_node *rb;
+	struct allocator_nl_dump dump = { .skb = skb, .cb = cb };
 
-	spin_lock_irqsave(&allocator.lock, flags);
-	for (rb = rb_first(&allocator.used); rb; rb = rb_next(rb)) {
-		region = allocator_extent(rb);
-		if (region->start < cb->args[0])
-			continue;
-		if (allocator_nl_fill(skb, NETLINK_CB(cb->skb).portid,
-				      cb->nlh->nlmsg_seq, NLM_F_MULTI,
-				      MASTER_DMA_CMD_REGIONS, 0, 0, region->start,
-				      region->size, allocator_owner_name(region->owner)))
-			break;
-		cb->args[0] = region->start + 1;
-	}
-	spin_unlock_irqrestore(&allocator.lock, flags);
+	allocator_walk_regions(cb->args[0], allocator_nl_dump_one, &dump);
 	return skb->len;
 }
 
 static int allocator_nl_put_totals(struct sk_buff *msg)
 {
-	unsigned long flags;
-	int ret;
+	struct allocator_totals t;
 
-	spin_lock_irqsave(&allocator.lock, flags);
-	ret = nla_put_u64_64bit(msg, MASTER_DMA_A_BASE, allocator.base, MASTER_DMA_A_PAD) ||
-	      nla_put_u64_64bit(msg, MASTER_DMA_A_SIZE, allocator.size, MASTER_DMA_A_PAD) ||
-	      nla_put_u64_64bit(msg, MASTER_DMA_A_FREE, allocator.free_bytes,
-				MASTER_DMA_A_PAD) ||
-	      nla_put_u64_64bit(msg, MASTER_DMA_A_LARGEST_FREE,
-				allocator_subtree_max(allocator.free.rb_node),
-				MASTER_DMA_A_PAD) ||
-	      nla_put_u32(msg, MASTER_DMA_A_REGIONS, allocator.regions) ||
-	      nla_put_u8(msg, MASTER_DMA_A_ENABLED, allocator.enabled);
-	spin_unlock_irqrestore(&allocator.lock, flags);
-	return ret ? -EMSGSIZE : 0;
+	allocator_get_totals(&t);
+	if (nla_put_u64_64bit(msg, MASTER_DMA_A_BASE, t.base, MASTER_DMA_A_PAD) ||
+	    nla_put_u64_64bit(msg, MASTER_DMA_A_SIZE, t.size, MASTER_DMA_A_PAD) ||
+	    nla_put_u64_64bit(msg, MASTER_DMA_A_FREE, t.free_bytes,
+			      MASTER_DMA_A_PAD) ||
+	    nla_put_u64_64bit(msg, MASTER_DMA_A_LARGEST_FREE, t.largest_free,
+			      MASTER_DMA_A_PAD) ||
+	    nla_put_u32(msg, MASTER_DMA_A_REGIONS, t.regions) ||
+	    nla_put_u8(msg, MASTER_DMA_A_ENABLED, t.enabled))
+		return -EMSGSIZE;
+	return 0;
 }
 
 static int allocator_nl_totals(struct sk_buff *skb, struct genl_info *info)
@@ -154,12 +165,29 @@ static void allocator_nl_event(u32 event, unsigned long start,
 	genlmsg_multicast(&allocator_nl_family, skb, 0, 0, gfp);
 }
 
-static int allocator_nl_register(void)
+/**
+ * allocator_nl_register() - register the family and receive the events
+ *
+ * Context: process context, at load.
+ * Return: 0, or genl_register_family()'s error.
+ */
+int allocator_nl_register(void)
 {
-	return genl_register_family(&allocator_nl_family);
+	int ret = genl_register_family(&allocator_nl_family);
+
+	if (!ret)
+		allocator_set_event_sink(allocator_nl_event);
+	return ret;
 }
 
-static void allocator_nl_unregister(void)
+/**
+ * allocator_nl_unregister() - stop the events and unregister the family
+ *
+ * Context: process context, at unload, after allocator_cleanup(): no
+ * allocation, free or reclaim can be sending an event any more.
+ */
+void allocator_nl_unregister(void)
 {
+	allocator_set_event_sink(NULL);
 	genl_unregister_family(&allocator_nl_family);
 }

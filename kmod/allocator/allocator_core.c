@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * allocator.c - DMA regions from the RAM above mem=
+ * allocator_core.c - DMA regions from the RAM above mem=
  *
  * The kernel booted with mem= leaves the RAM above __pa(high_memory) alone.
  * At init the allocator walks up from there one allocator_step at a time and
@@ -23,9 +23,13 @@
  * is dropped.  A region owned by another module holds a reference on this
  * one, so the allocator cannot go away under it.
  *
- * The same file is compiled into a driver as the linked build, with
- * ALLOCATOR_LINKED defined: no exports, no module_init, and the driver calls
- * allocator_init() and allocator_cleanup() itself.
+ * This file is the whole allocator, without a module_init: allocator.ko
+ * adds that (allocator_main.c), exports the API (ALLOCATOR_EXPORTS) and
+ * registers the netlink family (allocator_netlink.c, which reads the state
+ * through allocator_internal.h and receives the events); the linked build
+ * compiles this same file into its driver (himemlink/Kbuild), which calls
+ * allocator_init() and allocator_cleanup() itself and has neither exports
+ * nor events.
  *
  * Context: allocation and free take a spinlock with interrupts off; they
  * sleep only if the caller's gfp flags let kmalloc sleep (one small node)
@@ -47,16 +51,11 @@
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 
+#include "allocator_internal.h"
 #include "allocator_test.h"
 #include "compat.h"
 #include "master/allocator.h"
 #include "uapi/master_dma.h"
-
-#ifdef ALLOCATOR_LINKED
-#define EXPORT_SYMBOL_UNLESS_LINKED(sym)
-#else
-#define EXPORT_SYMBOL_UNLESS_LINKED(sym) EXPORT_SYMBOL_GPL(sym)
-#endif
 
 static int allocator_himem;
 module_param(allocator_himem, int, 0444);
@@ -125,16 +124,31 @@ static struct {
 	.owners = LIST_HEAD_INIT(allocator.owners),
 };
 
-/* Events for the netlink family; the linked build has none. */
-#ifdef ALLOCATOR_LINKED
-static void allocator_nl_event(u32 event, unsigned long start,
-			       unsigned long size, const char *owner, gfp_t gfp)
+/* Where events go: the netlink family of allocator.ko; nowhere when linked. */
+static allocator_event_fn allocator_event_sink;
+
+/**
+ * allocator_set_event_sink() - send region events to @sink, or nowhere
+ * @sink: called for each region allocated, freed or reclaimed, without the
+ *	lock, in the caller's context (@gfp says whether it may sleep); NULL
+ *	for none
+ *
+ * Context: set before the allocator hands out memory and cleared after
+ * allocator_cleanup(), when no event can be under way.
+ */
+void allocator_set_event_sink(allocator_event_fn sink)
 {
+	WRITE_ONCE(allocator_event_sink, sink);
 }
-#else
-static void allocator_nl_event(u32 event, unsigned long start,
-			       unsigned long size, const char *owner, gfp_t gfp);
-#endif
+
+static void allocator_event(u32 event, unsigned long start, unsigned long size,
+			    const char *owner, gfp_t gfp)
+{
+	allocator_event_fn sink = READ_ONCE(allocator_event_sink);
+
+	if (sink)
+		sink(event, start, size, owner, gfp);
+}
 
 static const char *allocator_owner_name(const struct allocator_owner *owner)
 {
@@ -419,12 +433,12 @@ unsigned long __allocator_allocate_dma(unsigned long bytes, gfp_t priority,
 		return 0;
 	if (priority & __GFP_ZERO)
 		memset(allocator.virt + (start - allocator.base), 0, size);
-	allocator_nl_event(MASTER_DMA_EVENT_REGION_ALLOCATED, start, size,
-			   mod ? module_name(mod) : "kernel",
-			   gfpflags_allow_blocking(priority) ? GFP_KERNEL : GFP_ATOMIC);
+	allocator_event(MASTER_DMA_EVENT_REGION_ALLOCATED, start, size,
+			mod ? module_name(mod) : "kernel",
+			gfpflags_allow_blocking(priority) ? GFP_KERNEL : GFP_ATOMIC);
 	return start;
 }
-EXPORT_SYMBOL_UNLESS_LINKED(__allocator_allocate_dma);
+EXPORT_SYMBOL_ALLOCATOR(__allocator_allocate_dma);
 
 /**
  * __allocator_free_dma() - free a region from allocator_allocate_dma()
@@ -465,11 +479,11 @@ int __allocator_free_dma(unsigned long address, struct module *mod)
 				    mod ? module_name(mod) : "kernel", why);
 		return -EINVAL;
 	}
-	allocator_nl_event(MASTER_DMA_EVENT_REGION_FREED, address, size, owner,
-			   GFP_ATOMIC);
+	allocator_event(MASTER_DMA_EVENT_REGION_FREED, address, size, owner,
+			GFP_ATOMIC);
 	return 0;
 }
-EXPORT_SYMBOL_UNLESS_LINKED(__allocator_free_dma);
+EXPORT_SYMBOL_ALLOCATOR(__allocator_free_dma);
 
 /*
  * @mod is going: forget it, and take back what it did not free.  Its
@@ -499,8 +513,8 @@ static void allocator_reclaim(struct module *mod)
 	}
 	spin_unlock_irqrestore(&allocator.lock, flags);
 	list_for_each_entry(region, &gone, owned)
-		allocator_nl_event(MASTER_DMA_EVENT_REGION_RECLAIMED, region->start,
-				   region->size, mod->name, GFP_KERNEL);
+		allocator_event(MASTER_DMA_EVENT_REGION_RECLAIMED, region->start,
+				region->size, mod->name, GFP_KERNEL);
 	spin_lock_irqsave(&allocator.lock, flags);
 	list_for_each_entry_safe(region, next, &gone, owned) {
 		list_del(&region->owned);
@@ -734,6 +748,55 @@ static void allocator_debugfs_create(void)
 	allocator_test_debugfs(allocator.debugfs);
 }
 
+/**
+ * allocator_walk_regions() - visit the regions from an address on
+ * @from: the lowest start to visit, in bytes
+ * @visit: called for each region, in address order, with the lock held and
+ *	interrupts off, so it must not sleep; a nonzero return stops the walk
+ * @arg: passed to @visit
+ *
+ * Return: what the last @visit returned, or 0 if it was never called or
+ * never stopped the walk.
+ */
+int allocator_walk_regions(unsigned long from, allocator_visit_t visit,
+			   void *arg)
+{
+	struct allocator_extent *region;
+	unsigned long flags;
+	struct rb_node *rb;
+	int ret = 0;
+
+	spin_lock_irqsave(&allocator.lock, flags);
+	region = allocator_floor(&allocator.used, from);
+	rb = region ? &region->rb : rb_first(&allocator.used);
+	for (; rb && !ret; rb = rb_next(rb)) {
+		region = allocator_extent(rb);
+		if (region->start >= from)
+			ret = visit(arg, region->start, region->size,
+				    allocator_owner_name(region->owner));
+	}
+	spin_unlock_irqrestore(&allocator.lock, flags);
+	return ret;
+}
+
+/**
+ * allocator_get_totals() - the claim's figures, taken together under the lock
+ * @totals: filled in
+ */
+void allocator_get_totals(struct allocator_totals *totals)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&allocator.lock, flags);
+	totals->base = allocator.base;
+	totals->size = allocator.size;
+	totals->free_bytes = allocator.free_bytes;
+	totals->largest_free = allocator_subtree_max(allocator.free.rb_node);
+	totals->regions = allocator.regions;
+	totals->enabled = allocator.enabled;
+	spin_unlock_irqrestore(&allocator.lock, flags);
+}
+
 /* The whole claim as one free extent, and the notifier that tracks owners. */
 static int allocator_open(void)
 {
@@ -767,7 +830,7 @@ bool allocator_enabled(void)
 {
 	return READ_ONCE(allocator.enabled);
 }
-EXPORT_SYMBOL_UNLESS_LINKED(allocator_enabled);
+EXPORT_SYMBOL_ALLOCATOR(allocator_enabled);
 
 /**
  * allocator_init() - claim the RAM above mem= (linked build)
@@ -847,29 +910,3 @@ void allocator_cleanup(void)
 	allocator_unclaim();
 }
 
-#ifndef ALLOCATOR_LINKED
-#include "allocator_netlink.c"
-
-static int __init allocator_module_init(void)
-{
-	int ret = allocator_init();
-
-	if (ret)
-		return ret;
-	ret = allocator_nl_register();
-	if (ret)
-		allocator_cleanup();
-	return ret;
-}
-module_init(allocator_module_init);
-
-static void __exit allocator_module_exit(void)
-{
-	allocator_nl_unregister();
-	allocator_cleanup();
-}
-module_exit(allocator_module_exit);
-
-MODULE_DESCRIPTION("DMA regions from the RAM above mem=, shared by several drivers");
-MODULE_LICENSE("GPL");
-#endif

@@ -10,6 +10,7 @@
  */
 #include <linux/debugfs.h>
 #include <linux/fs.h>
+#include <linux/notifier.h>
 #include <linux/module.h>
 #include <linux/seq_file.h>
 
@@ -23,10 +24,7 @@ static int mdma_stats_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(mdma_stats);
 
-void mdma_debugfs_stats(struct dentry *root)
-{
-	debugfs_create_file("stats", 0400, root, NULL, &mdma_stats_fops);
-}
+static struct dentry *mdma_debugfs_root;
 
 static const char *mdma_kind_name(u32 kind)
 {
@@ -131,11 +129,46 @@ static const struct seq_operations mdma_map_sops = {
 };
 DEFINE_SEQ_ATTRIBUTE(mdma_map);
 
-void mdma_debugfs_add(struct mdma_ring *ring)
+/* A named ring gets a directory when it is listed and loses it before it goes. */
+static int mdma_debugfs_notify(struct notifier_block *nb, unsigned long event,
+			       void *data)
 {
-	ring->debugfs = debugfs_create_dir(ring->name, mdma_debugfs_root);
-	debugfs_create_file("summary", 0400, ring->debugfs, ring,
-			    &mdma_summary_fops);
-	debugfs_create_file("map", 0400, ring->debugfs, ring, &mdma_map_fops);
-	mdma_test_debugfs_add(ring);
+	struct mdma_ring *ring = data;
+
+	if (!ring->named)
+		return NOTIFY_DONE;
+	if (event == MDMA_RING_ADDED) {
+		ring->debugfs = debugfs_create_dir(ring->name, mdma_debugfs_root);
+		debugfs_create_file("summary", 0400, ring->debugfs, ring,
+				    &mdma_summary_fops);
+		debugfs_create_file("map", 0400, ring->debugfs, ring,
+				    &mdma_map_fops);
+		mdma_test_debugfs_add(ring);
+	} else if (event == MDMA_RING_REMOVED) {
+		debugfs_remove_recursive(ring->debugfs);
+		ring->debugfs = NULL;
+	}
+	return NOTIFY_OK;
+}
+
+/* before the netlink family's: an announced ring has its directory */
+static struct notifier_block mdma_debugfs_nb = {
+	.notifier_call = mdma_debugfs_notify,
+	.priority = 1,
+};
+
+/* /sys/kernel/debug/mdma: stats, the test hooks, and a directory per ring */
+void mdma_debugfs_init(void)
+{
+	mdma_debugfs_root = debugfs_create_dir("mdma", NULL);
+	debugfs_create_file("stats", 0400, mdma_debugfs_root, NULL,
+			    &mdma_stats_fops);
+	mdma_test_init(mdma_debugfs_root);
+	mdma_registry_notifier_register(&mdma_debugfs_nb);
+}
+
+void mdma_debugfs_exit(void)
+{
+	mdma_registry_notifier_unregister(&mdma_debugfs_nb);
+	debugfs_remove_recursive(mdma_debugfs_root);
 }

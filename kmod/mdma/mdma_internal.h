@@ -71,8 +71,9 @@ struct mdma_ring {
 	u64 zone_pages[3];	/* pages by enum master_dma_zone */
 	u64 bounced_pages;
 	struct dentry *debugfs;
-	struct list_head nl_node;	/* in mdma_netlink.c's list */
-	u64 nl_id;			/* its place in that list, for dumps */
+	bool named;		/* the driver named it: it has a debugfs directory */
+	struct list_head node;	/* in mdma_registry.c's list */
+	u64 id;			/* its place in that list, for walks */
 };
 
 /* The ring's test-only layout bug; a production build has none. */
@@ -82,7 +83,6 @@ static inline int mdma_bug(const struct mdma_ring *ring)
 }
 
 /* mdma_main.c */
-extern struct dentry *mdma_debugfs_root;
 extern atomic_long_t mdma_pages_in_use;
 extern atomic_t mdma_rings;
 
@@ -99,14 +99,27 @@ bool mdma_reach_page(const struct mdma_ring *ring, struct page *page);
 bool mdma_reach_dma(const struct mdma_ring *ring, dma_addr_t dma, size_t len);
 void mdma_reach_count(struct mdma_ring *ring);
 
+/* mdma_registry.c: what mdma_registry_notifier_register()'s notifiers get */
+enum mdma_ring_event {
+	MDMA_RING_ADDED,
+	MDMA_RING_REMOVED,
+};
+
+typedef int (*mdma_ring_visit_t)(struct mdma_ring *ring, void *arg);
+
+struct notifier_block;
+int mdma_registry_notifier_register(struct notifier_block *nb);
+void mdma_registry_notifier_unregister(struct notifier_block *nb);
+void mdma_registry_add(struct mdma_ring *ring);
+void mdma_registry_remove(struct mdma_ring *ring);
+int mdma_registry_walk(u64 from, mdma_ring_visit_t visit, void *arg);
+
 /* mdma_netlink.c */
-void mdma_nl_ring_added(struct mdma_ring *ring);
-void mdma_nl_ring_removed(struct mdma_ring *ring);
 int mdma_nl_register(void);
 void mdma_nl_unregister(void);
 
 /* mdma_debugfs.c */
-void mdma_debugfs_add(struct mdma_ring *ring);
-void mdma_debugfs_stats(struct dentry *root);
+void mdma_debugfs_init(void);
+void mdma_debugfs_exit(void);
 
 #endif /* MDMA_INTERNAL_H */

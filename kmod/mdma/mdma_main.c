@@ -4,18 +4,17 @@
  *
  * The allocator itself is in mdma_ring.c; descriptor formats in
  * mdma_desc.c; user copies and mmap in mdma_user.c; debugfs reports in
- * mdma_debugfs.c; the generic netlink family in mdma_netlink.c; test-only
+ * mdma_debugfs.c; the generic netlink family in mdma_netlink.c; the list
+ * of rings both report, with its notifiers, in mdma_registry.c; test-only
  * hooks in mdma_test.c (test builds only).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/debugfs.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 
 #include "mdma_internal.h"
 
-struct dentry *mdma_debugfs_root;
 atomic_long_t mdma_pages_in_use = ATOMIC_LONG_INIT(0);
 atomic_t mdma_rings = ATOMIC_INIT(0);
 
@@ -25,16 +24,14 @@ static int __init mdma_init(void)
 
 	if (ret)
 		return ret;
-	mdma_debugfs_root = debugfs_create_dir("mdma", NULL);
-	mdma_debugfs_stats(mdma_debugfs_root);
-	mdma_test_init(mdma_debugfs_root);
+	mdma_debugfs_init();
 	return 0;
 }
 module_init(mdma_init);
 
 static void __exit mdma_exit(void)
 {
-	debugfs_remove_recursive(mdma_debugfs_root);
+	mdma_debugfs_exit();
 	mdma_nl_unregister();
 }
 module_exit(mdma_exit);

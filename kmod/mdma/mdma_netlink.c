@@ -10,18 +10,14 @@
  * joining the group, needs CAP_NET_ADMIN; a request may carry only
  * MASTER_DMA_A_FLAGS, with no bit set.
  *
- * Rings are listed under a mutex: allocation and free sleep anyway.
+ * The rings are mdma_registry.c's: a dump walks its list, and its
+ * notifier sends the events.
  */
 #include <linux/device.h>
-#include <linux/list.h>
-#include <linux/mutex.h>
+#include <linux/notifier.h>
 #include <net/genetlink.h>
 
 #include "mdma_internal.h"
-
-static LIST_HEAD(mdma_nl_rings);	/* in the order of their ids */
-static DEFINE_MUTEX(mdma_nl_lock);	/* the list of rings, the next id */
-static u64 mdma_nl_next_id;
 
 static const struct nla_policy mdma_nl_policy[MASTER_DMA_A_MAX + 1] = {
 	[MASTER_DMA_A_FLAGS] = NLA_POLICY_MASK(NLA_U32, 0),
@@ -59,6 +55,28 @@ nla_put_failure:
 	return -EMSGSIZE;
 }
 
+struct mdma_nl_dump {
+	struct sk_buff *skb;
+	struct netlink_callback *cb;
+	unsigned int sent;
+};
+
+static int mdma_nl_dump_one(struct mdma_ring *ring, void *arg)
+{
+	struct mdma_nl_dump *dump = arg;
+	struct netlink_callback *cb = dump->cb;
+	unsigned int batch = mdma_test_dump_batch();
+
+	if (batch && dump->sent++ == batch)
+		return -EMSGSIZE;
+	if (mdma_nl_fill(dump->skb, ring, NETLINK_CB(cb->skb).portid,
+			 cb->nlh->nlmsg_seq, NLM_F_MULTI, MASTER_DMA_CMD_RINGS,
+			 0, 0))
+		return -EMSGSIZE;
+	cb->args[0] = ring->id + 1;
+	return 0;
+}
+
 /*
  * cb->args[0]: the id after the last ring sent.  Resuming by id, not by
  * place in the list, neither skips nor repeats a ring when one is freed
@@ -66,21 +84,9 @@ nla_put_failure:
  */
 static int mdma_nl_dump_rings(struct sk_buff *skb, struct netlink_callback *cb)
 {
-	unsigned int batch = mdma_test_dump_batch(), sent = 0;
-	struct mdma_ring *ring;
+	struct mdma_nl_dump dump = { .skb = skb, .cb = cb };
 
-	mutex_lock(&mdma_nl_lock);
-	list_for_each_entry(ring, &mdma_nl_rings, nl_node) {
-		if (ring->nl_id < cb->args[0])
-			continue;
-		if ((batch && sent++ == batch) ||
-		    mdma_nl_fill(skb, ring, NETLINK_CB(cb->skb).portid,
-				 cb->nlh->nlmsg_seq, NLM_F_MULTI,
-				 MASTER_DMA_CMD_RINGS, 0, 0))
-			break;
-		cb->args[0] = ring->nl_id + 1;
-	}
-	mutex_unlock(&mdma_nl_lock);
+	mdma_registry_walk(cb->args[0], mdma_nl_dump_one, &dump);
 	return skb->len;
 }
 
@@ -154,31 +160,38 @@ static void mdma_nl_event(const struct mdma_ring *ring, u32 event)
 	genlmsg_multicast(&mdma_nl_family, skb, 0, 0, GFP_KERNEL);
 }
 
-/* A ring is complete: list it and announce it. */
-void mdma_nl_ring_added(struct mdma_ring *ring)
+static int mdma_nl_notify(struct notifier_block *nb, unsigned long event,
+			  void *data)
 {
-	mutex_lock(&mdma_nl_lock);
-	ring->nl_id = mdma_nl_next_id++;
-	list_add_tail(&ring->nl_node, &mdma_nl_rings);
-	mutex_unlock(&mdma_nl_lock);
-	mdma_nl_event(ring, MASTER_DMA_EVENT_RING_ALLOCATED);
+	if (event == MDMA_RING_ADDED)
+		mdma_nl_event(data, MASTER_DMA_EVENT_RING_ALLOCATED);
+	else if (event == MDMA_RING_REMOVED)
+		mdma_nl_event(data, MASTER_DMA_EVENT_RING_FREED);
+	return NOTIFY_OK;
 }
 
-/* A ring is about to be freed: announce it while it still exists. */
-void mdma_nl_ring_removed(struct mdma_ring *ring)
-{
-	mutex_lock(&mdma_nl_lock);
-	list_del(&ring->nl_node);
-	mutex_unlock(&mdma_nl_lock);
-	mdma_nl_event(ring, MASTER_DMA_EVENT_RING_FREED);
-}
+static struct notifier_block mdma_nl_nb = {
+	.notifier_call = mdma_nl_notify,
+};
 
+/**
+ * mdma_nl_register() - register the family and send the ring events
+ *
+ * Context: process context, at load.
+ * Return: 0, or genl_register_family()'s error.
+ */
 int mdma_nl_register(void)
 {
-	return genl_register_family(&mdma_nl_family);
+	int ret = genl_register_family(&mdma_nl_family);
+
+	if (!ret)
+		mdma_registry_notifier_register(&mdma_nl_nb);
+	return ret;
 }
 
+/* At unload, when no ring is left. */
 void mdma_nl_unregister(void)
 {
+	mdma_registry_notifier_unregister(&mdma_nl_nb);
 	genl_unregister_family(&mdma_nl_family);
 }

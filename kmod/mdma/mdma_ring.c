@@ -16,7 +16,6 @@
  * Allocation sleeps (GFP_KERNEL) and stops on a fatal signal; the caller
  * serialises alloc and free of one ring, different rings are independent.
  */
-#include <linux/debugfs.h>
 #include <linux/dma-mapping.h>
 #include <linux/gfp.h>
 #include <linux/math64.h>
@@ -419,9 +418,8 @@ struct mdma_ring *mdma_ring_alloc(struct device *dev,
 		return ERR_PTR(ret);
 	}
 	atomic_inc(&mdma_rings);
-	if (params->name)
-		mdma_debugfs_add(ring);
-	mdma_nl_ring_added(ring);
+	ring->named = !!params->name;
+	mdma_registry_add(ring);
 	return ring;
 }
 EXPORT_SYMBOL_GPL(mdma_ring_alloc);
@@ -438,8 +436,7 @@ void mdma_ring_free(struct mdma_ring *ring)
 {
 	if (IS_ERR_OR_NULL(ring))
 		return;
-	mdma_nl_ring_removed(ring);
-	debugfs_remove_recursive(ring->debugfs);
+	mdma_registry_remove(ring);
 	mdma_ring_release(ring);
 	atomic_dec(&mdma_rings);
 	if (!mdma_test_leak(MDMA_LEAK_RING))

@@ -20,14 +20,27 @@ quarantine keeps freed slab objects).
 from __future__ import annotations
 
 import itertools
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 DEBUGFS = Path("/sys/kernel/debug")
 VMSTAT = Path("/proc/vmstat")
 DROP_CACHES = Path("/proc/sys/vm/drop_caches")
+KERNEL_FAIL_NTH = Path("/proc/thread-self/fail-nth")
+
+
+class Points(Protocol):
+    """What a sweep arms: one module's fault points, or the kernel's fail-nth."""
+
+    def arm(self, nth: int, times: int = 1) -> None: ...
+
+    def disarm(self) -> int: ...
+
+    def injected(self) -> tuple[int, str]: ...
 
 
 @dataclass(frozen=True)
@@ -61,6 +74,40 @@ class FaultPoints:
         return int(count), site
 
 
+class KernelFailNth:
+    """The kernel's own fault injection for the calling thread
+    (/proc/thread-self/fail-nth, Documentation/fault-injection): the Nth slab
+    or page allocation of this thread from now on fails, as failslab and
+    fail_page_alloc are set up.  The kernel keeps no count of what it
+    injected, so this counts the arms it saw reached; every site is "kernel".
+    Use from the thread that runs the operation; close() when done."""
+
+    def __init__(self) -> None:
+        self.fd = os.open(KERNEL_FAIL_NTH, os.O_RDWR)
+        self.count = 0
+        self.armed = False
+
+    def arm(self, nth: int, times: int = 1) -> None:
+        if times != 1:
+            raise ValueError("the kernel's fail-nth fails one call")
+        os.pwrite(self.fd, str(nth).encode(), 0)
+        self.armed = True
+
+    def disarm(self) -> int:
+        left = int(os.pread(self.fd, 32, 0))
+        os.pwrite(self.fd, b"0", 0)
+        if self.armed and left == 0:
+            self.count += 1
+        self.armed = False
+        return left
+
+    def injected(self) -> tuple[int, str]:
+        return self.count, "kernel"
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
 @dataclass
 class Sweep:
     """What a sweep saw: the site failed at each N, and which of those the
@@ -74,7 +121,7 @@ class Sweep:
 
 
 def sweep(
-    points: FaultPoints,
+    points: Points,
     operation: Callable[[], object],
     *,
     errnos: frozenset[int],
@@ -108,6 +155,8 @@ def sweep(
             count, site = points.injected()
             if count == before:  # the operation never reached the Nth point
                 assert left > 0
+                after = state()
+                assert after == baseline, f"a run with no fault left {after!r}, was {baseline!r}"
                 return seen
             seen.sites.append(site)
             seen.survived.append(site)

@@ -314,7 +314,7 @@ def test_the_allocators_netlink_reply_fails_cleanly(door: himem.Door) -> None:
 # The kernel's own per-task fault injection (debug kernel): it also fails the
 # allocations inside the kernel functions we call (dma_pool_create, the
 # bulk allocator, the file's own structures), independently of our points.
-KERNEL_FAIL_NTH = Path("/proc/thread-self/fail-nth")
+KERNEL_FAIL_NTH = faults.KERNEL_FAIL_NTH
 KERNEL_FAULTS = (faults.DEBUGFS / "failslab", faults.DEBUGFS / "fail_page_alloc")
 needs_fail_nth = pytest.mark.skipif(
     not KERNEL_FAIL_NTH.exists() or not KERNEL_FAULTS[1].exists(),
@@ -341,36 +341,15 @@ def kernel_fail_nth() -> Iterator[None]:
 
 
 def kernel_sweep(operation: Callable[[], object], state: Callable[[], object]) -> int:
-    """Fail the 1st, 2nd... slab or page allocation of this task inside operation
-    until it gets through untouched; return how many points failed.
-
-    Each failure must be ENOMEM (what open and our ioctls document) and leave
-    state() as it was; an operation that succeeds although a kernel allocation
-    failed (a fallback) must leave it as well once undone.
-    """
-    baseline = state()
-    fd = os.open(KERNEL_FAIL_NTH, os.O_RDWR)
+    """faults.sweep with the kernel's fail-nth: every slab or page allocation
+    of this task inside operation fails in turn, each with ENOMEM (what open
+    and our ioctls document), leaving state() as it was; one the operation
+    survives (a fallback) too, once undone.  How many points failed."""
+    points = faults.KernelFailNth()
     try:
-        for nth in range(1, 100_000):
-            os.write(fd, str(nth).encode())
-            try:
-                operation()
-            except OSError as err:
-                os.lseek(fd, 0, os.SEEK_SET)
-                assert int(os.read(fd, 32)) == 0, f"N={nth}: {err!r} with no fault injected"
-                assert err.errno == errno.ENOMEM, f"N={nth}: {err!r}"
-            else:
-                os.lseek(fd, 0, os.SEEK_SET)
-                left = int(os.read(fd, 32))
-                os.write(fd, b"0")
-                if left:  # not reached: the operation is through
-                    assert state() == baseline
-                    return nth - 1
-            os.lseek(fd, 0, os.SEEK_SET)
-            assert state() == baseline, f"N={nth} left {state()!r}, was {baseline!r}"
+        return len(faults.sweep(points, operation, errnos=ENOMEM, state=state).sites)
     finally:
-        os.close(fd)
-    raise AssertionError("no end after 100000 allocations")
+        points.close()
 
 
 @needs_fail_nth

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -43,6 +43,29 @@ def module_paths(plan: Plan) -> dict[str, Path]:
     """Every module of the run, loaded at boot or on demand, by name."""
     paths = {spec.name: Path(spec.path) for spec in plan.modules}
     return paths | {Path(path).stem: Path(path) for path in plan.on_demand}
+
+
+Reload = Callable[..., None]
+
+
+@pytest.fixture
+def boot_params(plan: Plan) -> tuple[str, ...]:
+    """masterdev's parameters of this profile (edu_dma_bits=32 in users and himem)."""
+    return next(spec.params for spec in plan.modules if spec.name == "masterdev")
+
+
+@pytest.fixture
+def reload(module_paths: dict[str, Path], boot_params: tuple[str, ...]) -> Reload:
+    """Unload masterdev and load it again with the profile's parameters and
+    these extra ones, so that the tests after it run as the profile says."""
+
+    def reload_with(*extra: str) -> None:
+        removed = guestkit.rmmod("masterdev")
+        assert removed.ok, removed.output
+        inserted = guestkit.insmod(module_paths["masterdev"], *boot_params, *extra)
+        assert inserted.ok, inserted.output
+
+    return reload_with
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -30,6 +30,8 @@ from pyharness import faults, guestkit, himem, layout
 from pyharness import masterdev as md
 from pyharness import netlink as nl
 
+from .conftest import Reload
+
 MDMA = faults.FaultPoints.of("mdma")
 MASTERDEV = faults.FaultPoints.of("masterdev")
 ALLOCATOR = faults.FaultPoints.of("allocator")
@@ -62,10 +64,8 @@ RINGS = pytest.mark.parametrize(
 )
 
 
-@RINGS
-def test_every_allocation_of_a_ring_fails_cleanly(
-    iface: str, tails: layout.Tails, buffers: int, bufsize: int
-) -> None:
+def sweep_ring_open(iface: str, tails: layout.Tails, buffers: int, bufsize: int) -> None:
+    """Every fault point of opening iface's ring, counted against the layout model."""
     md.set_geometry(iface, buffers, bufsize)
     model = layout.layout(buffers, bufsize, tails)
 
@@ -89,6 +89,45 @@ def test_every_allocation_of_a_ring_fails_cleanly(
     # masterdev's own allocation of an open: its buffer lengths.
     opened = faults.sweep(MASTERDEV, operation, errnos=ENOMEM, state=md.stats)
     assert opened.sites == ["used"]
+
+
+@RINGS
+def test_every_allocation_of_a_ring_fails_cleanly(
+    iface: str, tails: layout.Tails, buffers: int, bufsize: int
+) -> None:
+    sweep_ring_open(iface, tails, buffers, bufsize)
+
+
+@RINGS
+def test_every_allocation_of_a_ring_for_the_platform_device_fails_cleanly(
+    reload: Reload, iface: str, tails: layout.Tails, buffers: int, bufsize: int
+) -> None:
+    """The same sweep with masterdev loaded with edu=0: rings are mapped for
+    its platform device (no IOMMU, the card's 32-bit mask), as on a machine
+    without edu."""
+    reload("edu=0")
+    try:
+        assert md.dma_device(iface) == "masterdev"
+        sweep_ring_open(iface, tails, buffers, bufsize)
+    finally:
+        reload()
+
+
+@pytest.mark.parametrize("pair", ["asi", "sdi"])
+def test_the_loopback_has_no_fault_point(pair: str) -> None:
+    """Starting the bus-address engine and moving a buffer through it allocates
+    nothing (its work item and rings exist already): a sweep of either
+    module's points sees none, and the bytes arrive."""
+    md.set_pair(pair, 4, 1316)
+    with md.opened(f"{pair}tx0") as tx, md.opened(f"{pair}rx0") as rx:
+
+        def operation() -> None:
+            data = os.urandom(1316)
+            assert os.write(tx, data) == len(data)
+            assert os.read(rx, 1316) == data
+
+        for points in (MDMA, MASTERDEV):
+            assert faults.sweep(points, operation, errnos=ENOMEM, state=md.stats).sites == []
 
 
 @pytest.mark.skipif(md.edu_device() is None, reason="needs QEMU's edu device")

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from pyharness import compare, guestkit, himem, kjudge
 from pyharness import masterdev as md
-from pyharness.guest import Plan
+
+from .conftest import Reload
 
 EDU = ("0x1234", "0x11e8")
 
@@ -36,29 +36,6 @@ def test_edu_device_is_present() -> None:
         if ((dev / "vendor").read_text().strip(), (dev / "device").read_text().strip()) == EDU
     ]
     assert len(found) == 1
-
-
-Reload = Callable[..., None]
-
-
-@pytest.fixture
-def boot_params(plan: Plan) -> tuple[str, ...]:
-    """masterdev's parameters of this profile (edu_dma_bits=32 in users and himem)."""
-    return next(spec.params for spec in plan.modules if spec.name == "masterdev")
-
-
-@pytest.fixture
-def reload(module_paths: dict[str, Path], boot_params: tuple[str, ...]) -> Reload:
-    """Unload masterdev and load it again with the profile's parameters and
-    these extra ones, so that the tests after it run as the profile says."""
-
-    def reload_with(*extra: str) -> None:
-        removed = guestkit.rmmod("masterdev")
-        assert removed.ok, removed.output
-        inserted = guestkit.insmod(module_paths["masterdev"], *boot_params, *extra)
-        assert inserted.ok, inserted.output
-
-    return reload_with
 
 
 def test_reload_is_clean(

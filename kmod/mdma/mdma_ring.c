@@ -152,7 +152,7 @@ static u64 mdma_pages_keep(struct mdma_ring *ring, u64 from, u64 to)
  */
 static int mdma_pages_alloc(struct mdma_ring *ring)
 {
-	gfp_t gfp = GFP_KERNEL | __GFP_ZERO | __GFP_NORETRY | __GFP_NOWARN;
+	gfp_t gfp = GFP_KERNEL | mdma_test_zero() | __GFP_NORETRY | __GFP_NOWARN;
 	struct page **pages = ring->pages.mem;
 	unsigned long want, got;
 	u64 kept;

@@ -20,6 +20,10 @@
  * that the harness calls the copy API with any position and count,
  * zero included.
  *
+ * test_dirty_pages (module parameter): rings take their pages without
+ * __GFP_ZERO, so that the harness shows its zero-fill tests catching a ring
+ * that hands earlier data to user space.
+ *
  * test_dump_batch (module parameter): a netlink ring dump sends at most this
  * many rings per part (0: as many as fit), so that a test can free a ring
  * between two parts of a dump of the few rings a guest has.
@@ -181,4 +185,19 @@ MODULE_PARM_DESC(test_dump_batch,
 unsigned int mdma_test_dump_batch(void)
 {
 	return READ_ONCE(test_dump_batch);
+}
+
+static bool test_dirty_pages;
+module_param(test_dirty_pages, bool, 0600);
+MODULE_PARM_DESC(test_dirty_pages,
+		 "Test only: ring pages keep what they held before (default: off)");
+
+/**
+ * mdma_test_zero() - the zeroing flag of a ring's page allocations
+ *
+ * Return: __GFP_ZERO, or 0 while test_dirty_pages is set.
+ */
+gfp_t mdma_test_zero(void)
+{
+	return READ_ONCE(test_dirty_pages) ? 0 : __GFP_ZERO;
 }

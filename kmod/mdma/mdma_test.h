@@ -10,6 +10,8 @@
 #ifndef MDMA_TEST_H
 #define MDMA_TEST_H
 
+#include <linux/gfp.h>
+
 struct mdma_ring;
 
 /* Test-only layout bugs, to prove the harness notices them. */
@@ -35,6 +37,7 @@ void mdma_test_init(struct dentry *root);
 bool mdma_test_fail(const char *site);
 bool mdma_test_leak(enum mdma_leak what);
 unsigned int mdma_test_dump_batch(void);
+gfp_t mdma_test_zero(void);
 #else
 #define MDMA_TEST_BUILD	0
 static inline int mdma_test_layout_bug(void)
@@ -65,6 +68,12 @@ static inline bool mdma_test_leak(enum mdma_leak what)
 static inline unsigned int mdma_test_dump_batch(void)
 {
 	return 0;
+}
+
+/* Ring pages are always zeroed in a production build. */
+static inline gfp_t mdma_test_zero(void)
+{
+	return __GFP_ZERO;
 }
 #endif
 

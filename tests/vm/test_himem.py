@@ -290,6 +290,27 @@ def test_client_that_frees_leaves_no_warning(
 
 
 @needs_himem
+@pytest.mark.parametrize("free_at_exit", [True, False], ids=["freed", "reclaimed"])
+def test_a_region_another_owner_filled_reads_as_zero(
+    door: himem.Door, module_paths: dict[str, Path], free_at_exit: bool
+) -> None:
+    """himemclient fills its region with 0xc0 and frees it at unload (or the
+    allocator reclaims it); the door's region of the same size, first fit on
+    the same RAM, reads as zero."""
+    params = ("regions=1", "size_kb=64", f"free_at_exit={int(free_at_exit)}")
+    with himem.loaded(module_paths["himemclient"], *params):
+        (theirs,) = [r for r in himem.regions() if r.owner == "himemclient"]
+    mine = door.alloc(theirs.size)
+    try:
+        assert mine.start == theirs.start  # the same RAM, dirty before
+        with door.mapped(mine) as mem:
+            data = mem[:]
+        assert data.count(0) == len(data), f"{len(data) - data.count(0)} bytes of earlier data"
+    finally:
+        door.free(mine.start)
+
+
+@needs_himem
 def test_door_lists_only_its_own_regions(door: himem.Door, module_paths: dict[str, Path]) -> None:
     """LIST gives the door's regions in address order, however many the room,
     and nobody else's.  The state, two owners with holes between them, is

@@ -1,0 +1,164 @@
+"""Memory handed to user space never holds earlier data.
+
+A freshly booted guest's free pages are zero anyway, so a ring allocated
+without zeroing would pass every other test: each check here dirties the
+memory first.  A ring's pages are filled and the ring closed (they go back to
+the free lists dirty, and the next ring of that size takes most of them
+again); free memory is filled by a process that then exits.  The test
+build's test_dirty_pages (ring pages without __GFP_ZERO) shows the checks
+catching a ring that keeps earlier data; it runs where the kernel does not
+zero every allocation itself (init_on_alloc=0, the upstream default, as the
+plain profile boots; Debian's kernels default to on).  High-memory regions:
+test_himem.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import mmap
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pyharness import figures, layout
+from pyharness import masterdev as md
+
+DIRTY = 0xA5
+KNOB = Path("/sys/module/mdma/parameters/test_dirty_pages")
+# (interface, buffers, bufsize): packed tails through the ring copy API, own-page
+# tails through mmap too (every byte of every page, the slack after a tail included).
+RINGS = [("asitx0", 300, 1316), ("sdirx0", 100, 5000)]
+IDS = ["packed", "own-page"]
+
+pytestmark = [
+    pytest.mark.usefixtures("masterdev_state"),
+    pytest.mark.skipif(not KNOB.exists(), reason="needs a test build (MASTERDMA_TEST=1)"),
+]
+
+
+@contextlib.contextmanager
+def ring_data(iface: str) -> Iterator[int]:
+    """The test build's debugfs file of the ring's data bytes (mdma_ring_copy_*)."""
+    fd = os.open(md.DEBUGFS / iface / "data", os.O_RDWR)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def ring_bytes(iface: str, fd: int, buffers: int, bufsize: int) -> bytes:
+    """Every data byte of the open ring and, for a ring user space maps, every
+    byte of every page of the mapping."""
+    seen = bytearray()
+    with ring_data(iface) as data:
+        while chunk := os.pread(data, 1 << 20, len(seen)):
+            seen += chunk
+    assert len(seen) == buffers * bufsize
+    if md.IFACES[iface].mmap:
+        model = layout.layout(buffers, bufsize, md.IFACES[iface].tails)
+        with mmap.mmap(fd, model.pointers * model.page_size, mmap.MAP_SHARED) as mapped:
+            seen += mapped[:]
+    return bytes(seen)
+
+
+def dirty_ring(iface: str, fd: int, buffers: int, bufsize: int) -> None:
+    """Fill the open ring's pages with DIRTY, all of them for a mapped ring."""
+    with ring_data(iface) as data:
+        assert os.pwrite(data, bytes([DIRTY]) * buffers * bufsize, 0) == buffers * bufsize
+    if md.IFACES[iface].mmap:
+        model = layout.layout(buffers, bufsize, md.IFACES[iface].tails)
+        size = model.pointers * model.page_size
+        with mmap.mmap(fd, size, mmap.MAP_SHARED) as mapped:
+            mapped[:] = bytes([DIRTY]) * size
+
+
+def reopened_after_dirtying(iface: str, buffers: int, bufsize: int) -> bytes:
+    """What a ring shows right after a ring of the same size was dirtied and closed."""
+    md.set_geometry(iface, buffers, bufsize)
+    with md.opened(iface, os.O_RDWR | os.O_NONBLOCK) as fd:
+        dirty_ring(iface, fd, buffers, bufsize)
+    with md.opened(iface, os.O_RDWR | os.O_NONBLOCK) as fd:
+        return ring_bytes(iface, fd, buffers, bufsize)
+
+
+def nonzero(data: bytes) -> int:
+    return len(data) - data.count(0)
+
+
+@pytest.mark.parametrize(("iface", "buffers", "bufsize"), RINGS, ids=IDS)
+def test_a_ring_reopened_after_one_was_dirtied_reads_as_zero(
+    iface: str, buffers: int, bufsize: int
+) -> None:
+    seen = reopened_after_dirtying(iface, buffers, bufsize)
+    assert nonzero(seen) == 0, f"{nonzero(seen)} of {len(seen)} bytes hold earlier data"
+
+
+def kernel_zeroes_every_allocation() -> bool | None:
+    """init_on_alloc, as the kernel said at boot ("mem auto-init: ... heap
+    alloc:on"); None if that line has left the log."""
+    log = subprocess.run(["dmesg"], capture_output=True, text=True, check=True).stdout
+    for line in log.splitlines():
+        if "mem auto-init:" in line:
+            return "heap alloc:on" in line
+    return None
+
+
+@pytest.mark.skipif(
+    kernel_zeroes_every_allocation() is not False,
+    reason="the kernel zeroes every page it hands out (init_on_alloc): nothing to catch",
+)
+@pytest.mark.parametrize(("iface", "buffers", "bufsize"), RINGS, ids=IDS)
+def test_the_zero_check_catches_a_ring_that_keeps_earlier_data(
+    iface: str, buffers: int, bufsize: int
+) -> None:
+    """With test_dirty_pages the reopened ring shows the closed ring's bytes:
+    the check above would fail."""
+    md.write_attr(KNOB, "1")
+    try:
+        seen = reopened_after_dirtying(iface, buffers, bufsize)
+    finally:
+        md.write_attr(KNOB, "0")
+    assert nonzero(seen) > len(seen) // 2, f"only {nonzero(seen)} of {len(seen)} bytes dirty"
+
+
+DIRTIER = """
+import mmap, sys
+size = int(sys.argv[1])
+block = bytes([int(sys.argv[2])]) * (1 << 20)
+with mmap.mmap(-1, size) as m:
+    for off in range(0, size, 1 << 20):
+        end = min(off + (1 << 20), size)
+        m[off:end] = block[: end - off]
+"""
+DIRTY_MARGIN = 160 << 20  # bytes of MemFree left alone: the kernel's reserves and ours
+DIRTY_MAX = 1536 << 20  # enough for the zones rings come from; a 5 GiB guest need not fill all
+
+
+def mem_free() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemFree:"):
+            return int(line.split()[1]) << 10
+    raise AssertionError("no MemFree in /proc/meminfo")
+
+
+def dirty_free_memory() -> int:
+    """Fill most of the free memory with DIRTY from a process that then exits,
+    so that its pages go back to the free lists dirty; the bytes filled."""
+    size = min(mem_free() - DIRTY_MARGIN, DIRTY_MAX) // mmap.PAGESIZE * mmap.PAGESIZE
+    assert size > 0
+    subprocess.run([sys.executable, "-c", DIRTIER, str(size), str(DIRTY)], check=True)
+    return size
+
+
+def test_fresh_rings_read_as_zero_after_free_memory_was_dirtied() -> None:
+    dirtied = dirty_free_memory()
+    figures.record("free memory dirtied before fresh rings", dirtied >> 20, "MiB")
+    for iface, buffers, bufsize in (("asitx0", 1000, 9588), ("sditx0", 300, 9588)):
+        md.set_geometry(iface, buffers, bufsize)
+        with md.opened(iface, os.O_RDWR | os.O_NONBLOCK) as fd:
+            seen = ring_bytes(iface, fd, buffers, bufsize)
+        assert nonzero(seen) == 0, f"{iface}: {nonzero(seen)} of {len(seen)} bytes not zero"

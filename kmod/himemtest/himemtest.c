@@ -12,10 +12,13 @@
  * its regions goes to the allocator as is, to show how it refuses.
  * Its allocations and mappings have fault points: fail_nth, fail_times and
  * fail_log in /sys/kernel/debug/himemtest (master/faults.h).
+ * test_alloc_delay_ms widens the window between allocating a region and
+ * recording it, so that a test can send a FREE of the address into it.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/capability.h>
+#include <linux/delay.h>
 #include <linux/dma-mapping.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
@@ -46,6 +49,11 @@ static DEFINE_MUTEX(himem_lock);	/* the regions and their map counts */
 static DEFINE_XARRAY(himem_regions);	/* by the PFN of their start */
 static struct master_faults himem_faults = MASTER_FAULTS_INIT;
 static struct dentry *himem_debugfs;
+
+static unsigned int test_alloc_delay_ms;
+module_param(test_alloc_delay_ms, uint, 0600);
+MODULE_PARM_DESC(test_alloc_delay_ms,
+		 "ms an ALLOC waits between allocating a region and recording it (default: 0)");
 
 /* The region that starts at @start, or NULL; lock held. */
 static struct himem_region *himem_find(u64 start)
@@ -90,6 +98,8 @@ static int himem_ioctl_alloc(struct master_dma_himem_region __user *arg)
 	r->size = PAGE_ALIGN(req.size);
 	mutex_lock(&himem_lock);
 	r->start = allocator_allocate_dma(req.size, GFP_KERNEL | __GFP_ZERO);
+	if (r->start && READ_ONCE(test_alloc_delay_ms))
+		msleep(READ_ONCE(test_alloc_delay_ms));
 	ret = !r->start ? -ENOMEM :
 	      master_fault(&himem_faults, "xarray") ? -ENOMEM :
 	      xa_insert(&himem_regions, PHYS_PFN(r->start), r, GFP_KERNEL);

@@ -19,6 +19,7 @@ import random
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -517,6 +518,42 @@ def test_an_alloc_whose_answer_cannot_be_written_keeps_nothing(door: himem.Door)
         page.close()
     assert door.list() == ([], 0)
     assert himem.summary()["regions"] == 0
+
+
+@needs_himem
+def test_a_free_sent_between_allocating_and_recording_waits_for_the_record(
+    door: himem.Door,
+) -> None:
+    """himemtest's test_alloc_delay_ms holds an ALLOC for 500 ms between
+    allocating its region and recording it; a FREE of that address sent
+    meanwhile must wait for the record and then free both, not leave the door
+    holding a region the allocator has given back (as it did when ALLOC
+    allocated outside the door's lock)."""
+    knob = Path("/sys/module/himemtest/parameters/test_alloc_delay_ms")
+    probe = door.alloc(PAGE)
+    door.free(probe.start)  # first fit: the next ALLOC gets this address again
+    freed: list[int | OSError] = []
+
+    def free_meanwhile() -> None:
+        time.sleep(0.1)
+        try:
+            door.free(probe.start)
+            freed.append(0)
+        except OSError as err:
+            freed.append(err)
+
+    racer = threading.Thread(target=free_meanwhile, daemon=True)
+    knob.write_text("500")
+    try:
+        racer.start()
+        got = door.alloc(PAGE)
+        racer.join(30)
+    finally:
+        knob.write_text("0")
+    assert got.start == probe.start
+    assert freed == [0]  # it waited, then freed a recorded region
+    assert door.list() == ([], 0)
+    assert [r for r in himem.regions() if r.owner == "himemtest"] == []
 
 
 @needs_himem

@@ -9,12 +9,15 @@ build's test_dirty_pages (ring pages without __GFP_ZERO) shows the checks
 catching a ring that keeps earlier data; it runs where the kernel does not
 zero every allocation itself (init_on_alloc=0, the upstream default, as the
 plain profile boots; Debian's kernels default to on).  High-memory regions:
-test_himem.py.
+test_himem.py.  Root of a user namespace is refused everywhere and sees no
+address.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import json
 import mmap
 import os
 import subprocess
@@ -162,3 +165,83 @@ def test_fresh_rings_read_as_zero_after_free_memory_was_dirtied() -> None:
         with md.opened(iface, os.O_RDWR | os.O_NONBLOCK) as fd:
             seen = ring_bytes(iface, fd, buffers, bufsize)
         assert nonzero(seen) == 0, f"{iface}: {nonzero(seen)} of {len(seen)} bytes not zero"
+
+
+USERNS_CHILD = """
+import ctypes, errno, json, os, sys
+from pyroute2.netlink.exceptions import NetlinkError
+from pyharness import masterdev as md
+from pyharness import netlink, uapi
+
+uapi.load()  # read as root, then become nobody, then root of a user namespace
+os.setgroups([])
+os.setgid(65534)
+os.setuid(65534)
+libc = ctypes.CDLL(None, use_errno=True)
+libc.prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE: /proc/self is ours again after setuid
+if libc.unshare(0x10000000):  # CLONE_NEWUSER
+    print(json.dumps({"no_userns": os.strerror(ctypes.get_errno())}))
+    sys.exit(0)
+for name, text in (("setgroups", "deny"), ("uid_map", "0 65534 1"), ("gid_map", "0 65534 1")):
+    with open(f"/proc/self/{name}", "w") as f:
+        f.write(text)
+out = {"uid": os.getuid()}
+
+def attempt(name, call):
+    try:
+        call()
+        out[name] = 0
+    except NetlinkError as err:
+        out[name] = err.code
+    except OSError as err:
+        out[name] = err.errno
+
+for path in sys.argv[2:]:
+    if path.startswith("/dev/"):
+        attempt(path, lambda: os.close(os.open(path, os.O_RDWR)))
+    elif path.startswith("/sys/kernel/debug/"):
+        attempt(path, lambda: open(path).read())
+    else:
+        attempt(path, lambda: open(path, "w").write("4"))
+for family in ("mdma", "allocator"):
+    try:
+        sock = netlink.MasterDmaSocket(family)
+    except netlink.FamilyMissing:
+        continue
+    attempt(f"netlink {family} totals", sock.totals)
+    attempt(f"netlink {family} dump", sock.rings if family == "mdma" else sock.regions)
+    attempt(f"netlink {family} events", sock.subscribe)
+entry = md.ioctl_map_entry(int(sys.argv[1]), 0)
+out["map_entry"] = [entry.length, entry.dma_addr, entry.desc_dma, entry.next_desc]
+print(json.dumps(out))
+"""
+
+
+def test_root_of_a_user_namespace_is_refused_and_sees_no_address() -> None:
+    """Root inside a user namespace that nobody created has every capability
+    there and none in the init namespace: every node, debugfs file, geometry
+    attribute and netlink operation refuses it, and MAP_ENTRY on a ring fd it
+    inherited shows it no bus address."""
+    paths = [f"/dev/{iface}" for iface in md.IFACES]
+    paths += ["/dev/himem"] if Path("/dev/himem").exists() else []
+    paths += [str(md.DEBUGFS / "stats"), str(md.DEBUGFS / "sditx0" / "map")]
+    paths += [str(md.SYSFS / "asitx0" / name) for name in ("buffers", "bufsize")]
+    md.set_geometry("sditx0", 2, 4096)
+    with md.opened("sditx0") as fd:
+        done = subprocess.run(
+            [sys.executable, "-c", USERNS_CHILD, str(fd), *paths],
+            pass_fds=(fd,),
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    if "no_userns" in out:
+        pytest.skip(f"no user namespace for nobody here: {out['no_userns']}")
+    assert out.pop("uid") == 0
+    assert out.pop("map_entry") == [4096, 0, 0, 0]  # the length, and nothing physical
+    allowed = {errno.EACCES, errno.EPERM}
+    assert {name: code for name, code in out.items() if code not in allowed} == {}
+    assert {f"netlink mdma {op}" for op in ("totals", "dump", "events")} <= out.keys()

@@ -1,0 +1,107 @@
+"""Lifetimes: what outlives what, and what a dying process leaves behind.
+
+A ring mapping outlives close() and keeps the ring's pages until munmap; no
+module can be unloaded while one of its nodes is open or mapped, or while
+another module uses it; a process killed while blocked in read() or poll()
+leaves the interface usable by the next open.  (A writer killed in write()
+and the edu device removed under open rings: test_streams.py and
+test_edu.py.  A himem region cannot be freed while mapped: test_himem.py.)
+"""
+
+from __future__ import annotations
+
+import errno
+import mmap
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from pyharness import compare, guestkit
+from pyharness import masterdev as md
+
+pytestmark = pytest.mark.usefixtures("masterdev_state")
+
+
+def ring_count() -> int:
+    rings = md.stats()["rings"]
+    assert isinstance(rings, int)
+    return rings
+
+
+def test_a_ring_mapping_outlives_close_and_keeps_its_pages_until_munmap() -> None:
+    md.set_geometry("sditx0", 4, 9588)
+    before = md.stats()
+    fd = os.open("/dev/sditx0", os.O_RDWR)
+    length = int(md.summary("sditx0")["pointers"]) * mmap.PAGESIZE
+    mapped = mmap.mmap(fd, length, mmap.MAP_SHARED)
+    pattern = os.urandom(length)
+    mapped[:] = pattern
+    os.close(fd)
+    try:
+        assert ring_count() == int(before["rings"]) + 1  # the mapping holds the file
+        assert md.stats()["pages"] == int(md.summary("sditx0")["total_pages"]) + int(
+            before["pages"]
+        )
+        compare.assert_same(mapped[:], pattern, "the mapping after close()")
+        with pytest.raises(OSError) as busy:  # still open, through the mapping
+            os.open("/dev/sditx0", os.O_RDWR)
+        assert busy.value.errno == errno.EBUSY
+        assert not guestkit.rmmod("masterdev").ok
+        assert not guestkit.rmmod("mdma").ok
+    finally:
+        mapped.close()
+    assert md.stats() == before  # munmap was the last close: the ring is freed
+
+
+@pytest.mark.parametrize("iface", ["asitx0", "sdirx0"])
+def test_no_module_unloads_under_an_open_node(iface: str) -> None:
+    md.set_geometry(iface, 4, 1316)
+    with md.opened(iface):
+        for module in ("masterdev", "mdma"):
+            removed = guestkit.rmmod(module)
+            assert not removed.ok, f"{module} unloaded with {iface} open"
+        assert ring_count() == 1
+    assert ring_count() == 0
+
+
+BLOCKED_READER = """
+import os, select, sys
+fd = os.open("/dev/asirx0", os.O_RDONLY | (os.O_NONBLOCK if sys.argv[1] == "poll" else 0))
+print("open", flush=True)
+if sys.argv[1] == "poll":
+    p = select.poll()
+    p.register(fd, select.POLLIN)
+    p.poll()
+else:
+    os.read(fd, 1 << 16)
+"""
+
+
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
+@pytest.mark.parametrize("call", ["read", "poll"])
+def test_a_reader_killed_while_blocked_leaves_the_pair_usable(call: str, sig: str) -> None:
+    """A reader blocked in read() or poll() with nothing coming is killed: its
+    close is clean and the next reader, with a writer, gets every byte."""
+    md.set_pair("asi", 4, 1316)
+    child = subprocess.Popen([sys.executable, "-c", BLOCKED_READER, call], stdout=subprocess.PIPE)
+    assert child.stdout is not None and child.stdout.readline() == b"open\n"
+    time.sleep(1.0)
+    assert child.poll() is None, f"{call}() returned with nothing to read"
+    os.kill(child.pid, getattr(signal, sig))
+    try:
+        child.wait(10)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        pytest.fail(f"a reader killed by {sig} in {call}() did not exit")
+    assert ring_count() == 0
+    data = os.urandom(4 * 1316)
+    with md.opened("asitx0") as tx, md.opened("asirx0") as rx:
+        assert os.write(tx, data) == len(data)
+        got = b""
+        while len(got) < len(data):
+            got += os.read(rx, 1 << 16)
+    compare.assert_same(got, data, "through the pair after the killed reader")

@@ -76,6 +76,17 @@ def _choice(flag: str, value: str, choices: Sequence[str]) -> str:
     return value
 
 
+def _count(flag: str, text: str) -> int:
+    """A count of at least 1 from the command line, or a one-line error."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise Exit(f"error: {flag} {text!r}: give a whole number of at least 1", code=2)
+    return value
+
+
 def _kernel(spec: str) -> str:
     """Check a kernel spec before any work (apt's lists, the cache); a one-line error."""
     if not spec.strip():
@@ -167,6 +178,7 @@ VM_HELP = {
     "inject_warn": "test only: load masterdev with inject_warn=1; the run must FAIL",
     "show_kernel": "echo the kernel console, not only the guest command's output",
     "select": "only run the VM tests matching this pytest -k expression",
+    "fuzz_count": "calls the fuzz tests make in all (default 100000; tests/vm/test_fuzz.py)",
 }
 
 
@@ -188,6 +200,7 @@ def vm_test(
     inject_warn: bool = False,
     show_kernel: bool = False,
     select: str = "",
+    fuzz_count: str = "",
 ) -> None:
     """Build, boot QEMU, load the modules, run tests/vm in the guest, judge, report."""
     request = {
@@ -201,7 +214,10 @@ def vm_test(
         **request,
         inject_warn=inject_warn,
         show_kernel=show_kernel,
-        pytest_args=("-k", select) if select else (),
+        pytest_args=(
+            *(("-k", select) if select else ()),
+            *(("--fuzz-count", str(_count("--fuzz-count", fuzz_count))) if fuzz_count else ()),
+        ),
     )
     if not ok:
         raise Exit("vm-test FAILED", code=1)

@@ -24,6 +24,15 @@ from pyharness import masterdev as md
 from pyharness.guest import Plan
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fuzz-count",
+        type=int,
+        default=100_000,
+        help="calls the fuzz tests make in all (test_fuzz.py; default 100000)",
+    )
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # lockdep checks nothing after its first report: such tests go last.
     items.sort(key=lambda item: item.get_closest_marker("lockdep_off") is not None)

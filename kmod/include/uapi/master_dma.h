@@ -375,6 +375,16 @@ enum master_dma_attr {
 
 #define MASTER_DMA_A_MAX	(__MASTER_DMA_A_MAX - 1)
 
+/*
+ * Errors of the ioctls (errno): EFAULT for an argument the kernel cannot read
+ * or write; EINVAL for a field out of range, or a flag or pad that is not 0;
+ * ENOTTY for a command the node does not have; EAGAIN when QBUF or DQBUF has
+ * no buffer to hand over, or a non-blocking call would wait; EBUSY when an
+ * edu check or a region's mapping is in the way; ENODEV once the ring's
+ * device is gone; ENOMEM when memory runs out; EPERM without the capability
+ * (/dev/himem: CAP_SYS_RAWIO); EIO and ETIMEDOUT from the edu device (the
+ * edu check, HIMEM_EDU); EINTR when a signal ends a wait.
+ */
 #define MASTER_DMA_IOC_MAGIC		0xB8
 
 #define MASTER_DMA_IOC_SUMMARY \

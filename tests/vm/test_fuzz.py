@@ -1,0 +1,331 @@
+"""Hostile input: every call succeeds as documented or fails with a documented errno.
+
+Hypothesis, with a fixed seed (derandomize), draws the shape of each batch of
+calls: which command numbers (ours from the UAPI header and their neighbours:
+the next numbers, other sizes and directions, the next type), which kind of
+argument (a buffer of random bytes, NULL, an unmapped address, a kernel
+address, a struct that runs into an unmapped page) and which values at the
+limits; a seeded generator fills each batch with many calls of those shapes,
+so that a run makes --fuzz-count calls (default 100 000: 60 % ioctls, 20 %
+netlink, 10 % attributes, 10 % mmap) in about a minute under TCG.  Interfaces: the ioctls of the four ring nodes (and /dev/himem where
+its door is loaded), every writable attribute of the ring nodes and of
+masterdev, mmap of a ring, and raw generic netlink messages to both families.
+The kernel log judge fails the run on any report; afterwards every counter is
+back (rings, pages, regions).  The calls per interface are in the figures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import mmap
+import os
+import random
+import socket
+import struct
+from collections import Counter
+from collections.abc import Callable, Iterator
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pyroute2.netlink import NETLINK_GENERIC, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST
+
+from pyharness import figures, himem, uapi
+from pyharness import masterdev as md
+from pyharness import netlink as nl
+
+pytestmark = pytest.mark.usefixtures("masterdev_state")
+
+LIBC = ctypes.CDLL(None, use_errno=True)
+LIBC.ioctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p)
+PAGE = mmap.PAGESIZE
+BATCH = 500  # calls made from one drawn shape
+CALLS: Counter[str] = Counter()
+
+# The errors master_dma.h documents for the ioctls, but EIO, ETIMEDOUT and
+# EINTR: the edu check, which the fuzz never starts (seconds of device time a
+# call), and waits, which non-blocking files never do.
+IOCTL_ERRNOS = frozenset(
+    {0, errno.EINVAL, errno.EFAULT, errno.ENOTTY, errno.EAGAIN, errno.EBUSY, errno.ENOMEM,
+     errno.EPERM, errno.ENODEV}
+)  # fmt: skip
+ATTR_ERRNOS = frozenset({0, errno.EINVAL, errno.ERANGE, errno.EBUSY})
+MMAP_ERRNOS = frozenset({0, errno.EINVAL, errno.ENOMEM, errno.EACCES, errno.EPERM, errno.ENXIO})
+NETLINK_ERRNOS = frozenset(
+    {0, errno.EINVAL, errno.EOPNOTSUPP, errno.ERANGE, errno.EMSGSIZE, errno.ENOENT}
+)
+
+
+def fuzz_count(config: pytest.Config) -> int:
+    return int(config.getoption("--fuzz-count"))
+
+
+def ioc(direction: int, kind: int, nr: int, size: int) -> int:
+    """_IOC() of asm-generic/ioctl.h: 2 direction bits, 14 size, 8 type, 8 number."""
+    return (direction << 30) | (size << 16) | (kind << 8) | nr
+
+
+def our_commands(prefix: str) -> dict[str, int]:
+    lib = uapi.lib()
+    return {
+        name: int(getattr(lib, name))
+        for name in dir(lib)
+        if name.startswith(prefix) and name != "MASTER_DMA_IOC_MAGIC"
+    }
+
+
+def neighbours(cmd: int) -> list[int]:
+    """Numbers a confused caller might send: next numbers, other sizes and
+    directions, another type."""
+    direction, size, kind, nr = cmd >> 30, (cmd >> 16) & 0x3FFF, (cmd >> 8) & 0xFF, cmd & 0xFF
+    out = [ioc(direction, kind, (nr + d) & 0xFF, size) for d in (-1, 1, 2, 0x20)]
+    out += [ioc(d, kind, nr, size) for d in range(4) if d != direction]
+    out += [ioc(direction, kind, nr, s) for s in (0, size - 1, size + 1, 0x3FFF) if s >= 0]
+    out += [ioc(direction, (kind + 1) & 0xFF, nr, size), ioc(direction, kind - 1, nr, size)]
+    return out
+
+
+class Arena:
+    """Memory for arguments: a page whose successor is unmapped (so a struct can
+    run off its end), and addresses that are never valid."""
+
+    def __init__(self) -> None:
+        self.map = mmap.mmap(-1, 2 * PAGE)
+        base = ctypes.addressof(ctypes.c_char.from_buffer(self.map))
+        LIBC.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+        assert LIBC.munmap(ctypes.c_void_p(base + PAGE), PAGE) == 0
+        self.base = base
+        self.bad = {"null": 0, "low": 0x1000, "kernel": 0xFFFF_8880_0000_0000, "top": 2**64 - PAGE}
+
+    def buffer(self, data: bytes, at_edge: bool) -> int:
+        """data placed at the page's start, or ending where the unmapped page begins
+        minus a few bytes, so that the kernel's copy of the whole struct faults."""
+        offset = PAGE - max(len(data) // 2, 1) if at_edge else 0
+        self.map[offset : offset + min(len(data), PAGE - offset)] = data[: PAGE - offset]
+        return self.base + offset
+
+
+ARG_KINDS = ("bytes", "zeros", "ones", "edge", "null", "low", "kernel", "top")
+
+
+def call_ioctl(arena: Arena, fd: int, cmd: int, kind: str, rng: random.Random) -> int:
+    size = max((cmd >> 16) & 0x3FFF, 8)
+    if kind in arena.bad:
+        arg = arena.bad[kind]
+    else:
+        data = {
+            "bytes": rng.randbytes(size),
+            "zeros": bytes(size),
+            "ones": b"\xff" * size,
+            "edge": rng.randbytes(size),
+        }[kind]
+        arg = arena.buffer(data[:PAGE], at_edge=kind == "edge")
+    ret = LIBC.ioctl(fd, cmd, ctypes.c_void_p(arg))
+    return 0 if ret >= 0 else ctypes.get_errno()
+
+
+@contextlib.contextmanager
+def ring_fds() -> Iterator[dict[str, int]]:
+    """Every ring node open, non-blocking, on small rings."""
+    md.set_pair("asi", 8, 1316)
+    md.set_pair("sdi", 4, 5000)
+    with contextlib.ExitStack() as stack:
+        yield {
+            name: stack.enter_context(md.opened(name, os.O_RDWR | os.O_NONBLOCK))
+            for name in md.IFACES
+        }
+
+
+SHAPES = st.lists(
+    st.tuples(st.integers(0, 10_000), st.sampled_from(ARG_KINDS)), min_size=1, max_size=6
+)
+
+
+def run_batches(
+    name: str,
+    total: int,
+    per_batch: int,
+    batch: Callable[[list[tuple[int, str]], random.Random], None],
+) -> None:
+    """Hypothesis draws shapes and a seed for each batch of per_batch calls,
+    until total calls have been made."""
+
+    @settings(
+        max_examples=max(-(-total // per_batch), 1),
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(shapes=SHAPES, seed=st.integers(0, 2**32 - 1))
+    def explore(shapes: list[tuple[int, str]], seed: int) -> None:
+        batch(shapes, random.Random(seed))
+        CALLS[name] += per_batch
+
+    explore()
+    figures.record(f"fuzz calls: {name}", CALLS[name], "calls")
+
+
+def test_ioctls_of_the_ring_nodes(request: pytest.FixtureRequest) -> None:
+    ours = our_commands("MASTER_DMA_IOC_")
+    edu_check = ours.pop("MASTER_DMA_IOC_EDU_CHECK")  # seconds of DMA a call: neighbours only
+    commands = sorted({*ours.values(), *(n for c in ours.values() for n in neighbours(c))})
+    commands += [n for n in neighbours(edu_check) if n != edu_check]
+    arena = Arena()
+    before = md.stats()
+    seen: Counter[int] = Counter()
+    with ring_fds() as fds:
+        nodes = list(fds.values())
+
+        def batch(shapes: list[tuple[int, str]], rng: random.Random) -> None:
+            for i in range(BATCH):
+                pick, kind = shapes[i % len(shapes)]
+                cmd = commands[(pick + i) % len(commands)] if pick < 9000 else rng.getrandbits(32)
+                code = call_ioctl(arena, nodes[i % len(nodes)], cmd, kind, rng)
+                seen[code] += 1
+                assert code in IOCTL_ERRNOS, f"ioctl {cmd:#x} ({kind}): {os.strerror(code)}"
+
+        run_batches("ring ioctls", fuzz_count(request.config) * 6 // 10, BATCH, batch)
+    assert md.stats() == before
+    assert seen[0] > 0 and seen[errno.ENOTTY] > 0 and seen[errno.EFAULT] > 0, seen
+
+
+ATTR_VALUES = (
+    "0", "1", "2", "-1", "4294967295", "4294967296", "18446744073709551615",
+    "18446744073709551616", "0x10", "010", " 5", "5 ", "5\n\n", "", "\n", "abc", "1e3",
+    "+7", "9" * 40, "\x00", "188\x00junk",
+)  # fmt: skip
+
+
+def test_writable_attributes(request: pytest.FixtureRequest) -> None:
+    """Geometry attributes and masterdev's limits: random strings and numbers at
+    the limits.  Writes to a closed node's geometry may succeed; a node that
+    is open refuses with EBUSY.  Everything is put back by the fixture."""
+    attrs = sorted(p for p in md.SYSFS.glob("*/*") if p.name in ("buffers", "bufsize"))
+    attrs += sorted(p for p in md.PARAMS.glob("max_*"))
+    before = md.stats()
+
+    calls = BATCH // 10  # a sysfs write is a whole open/write/close
+
+    def batch(shapes: list[tuple[int, str]], rng: random.Random) -> None:
+        for i in range(calls):
+            pick, kind = shapes[i % len(shapes)]
+            path = attrs[(pick + i) % len(attrs)]
+            if kind in ("bytes", "edge"):
+                value = rng.randbytes(rng.randrange(1, 40))
+            elif kind == "zeros":
+                value = str(rng.getrandbits(rng.choice((8, 16, 32, 33, 64, 65)))).encode()
+            else:
+                value = ATTR_VALUES[(pick + i) % len(ATTR_VALUES)].encode()
+            try:
+                with open(path, "wb", buffering=0) as f:
+                    f.write(value)
+                code = 0
+            except OSError as err:
+                code = err.errno or 0
+            assert code in ATTR_ERRNOS, f"{path} <- {value!r}: {os.strerror(code)}"
+
+    with md.preserved():
+        run_batches("attributes", fuzz_count(request.config) // 10, calls, batch)
+    assert md.stats() == before
+
+
+def test_mmap_of_rings(request: pytest.FixtureRequest) -> None:
+    """Offsets, lengths, protections and flags on every ring node: a packed ring
+    refuses every mapping, an own-page ring maps what lies inside it."""
+    before = md.stats()
+    flags = (mmap.MAP_SHARED, mmap.MAP_PRIVATE, mmap.MAP_SHARED | mmap.MAP_POPULATE)
+    prots = (mmap.PROT_READ, mmap.PROT_READ | mmap.PROT_WRITE, mmap.PROT_WRITE, 0)
+    with ring_fds() as fds:
+        nodes = list(fds.items())
+
+        calls = BATCH // 5
+
+        def batch(shapes: list[tuple[int, str]], rng: random.Random) -> None:
+            for i in range(calls):
+                pick, kind = shapes[i % len(shapes)]
+                name, fd = nodes[(pick + i) % len(nodes)]
+                pages = int(md.summary(name)["pointers"]) if kind == "ones" else 64
+                length = rng.choice((PAGE, 2 * PAGE, pages * PAGE, (pages + 1) * PAGE, 1))
+                offset = PAGE * rng.choice((0, 1, pages - 1, pages, 2**20, rng.getrandbits(20)))
+                prot = rng.choice(prots)
+                try:
+                    with mmap.mmap(fd, length, rng.choice(flags), prot, offset=offset) as mapped:
+                        if prot & mmap.PROT_READ:  # its first byte is the ring's
+                            assert len(mapped[:1]) == 1
+                    code = 0
+                except OSError as err:
+                    code = err.errno or 0
+                assert code in MMAP_ERRNOS, f"mmap {name} {length}@{offset}: {os.strerror(code)}"
+
+        run_batches("ring mmap", fuzz_count(request.config) // 10, calls, batch)
+    assert md.stats() == before
+
+
+def genl_message(family: int, cmd: int, version: int, flags: int, attrs: bytes) -> bytes:
+    """nlmsghdr + genlmsghdr + attributes as given (not necessarily well formed)."""
+    body = struct.pack("=BBH", cmd, version, 0) + attrs
+    return struct.pack("=IHHII", 16 + len(body), family, flags, 1, 0) + body
+
+
+def random_attrs(rng: random.Random, kind: str) -> bytes:
+    out = b""
+    for _ in range(rng.randrange(0, 4)):
+        atype = rng.choice((0, 1, 2, 3, 4, 5, 9, 17, 30, 0x8001, rng.getrandbits(16)))
+        payload = rng.randbytes(rng.choice((0, 1, 3, 4, 8, 9, 64)))
+        length = 4 + len(payload) if kind != "edge" else rng.choice((0, 3, 5, 4 + len(payload) + 8))
+        out += struct.pack("=HH", length & 0xFFFF, atype) + payload + bytes(-len(payload) % 4)
+    return out[: rng.randrange(0, len(out) + 1)] if kind == "ones" else out
+
+
+def test_raw_generic_netlink_messages(request: pytest.FixtureRequest) -> None:
+    """Known and unknown commands, versions, flags and attributes (wrong types
+    and lengths, truncated, oversized) to both families on a raw socket: each
+    gets its answer, an error among the documented ones or data."""
+    families = {}
+    for family in ("mdma", "allocator"):
+        with contextlib.suppress(nl.FamilyMissing), nl.MasterDmaSocket(family) as sock:
+            families[family] = sock.prid
+    commands = sorted(our_commands("MASTER_DMA_CMD_").values())
+    before = md.stats()
+    regions = himem.regions() if "allocator" in families else []
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_GENERIC) as raw:
+        raw.bind((0, 0))
+        raw.settimeout(10)
+        ids = list(families.values())
+
+        calls = BATCH // 5
+
+        def batch(shapes: list[tuple[int, str]], rng: random.Random) -> None:
+            for i in range(calls):
+                pick, kind = shapes[i % len(shapes)]
+                cmd = commands[pick % len(commands)] if pick < 8000 else rng.getrandbits(8)
+                flags = NLM_F_REQUEST | NLM_F_ACK | (NLM_F_DUMP if kind == "zeros" else 0)
+                version = 1 if kind != "top" else rng.getrandbits(8)
+                msg = genl_message(ids[i % len(ids)], cmd, version, flags, random_attrs(rng, kind))
+                if kind == "low":  # truncated inside a header
+                    msg = msg[: rng.randrange(4, 20)]
+                raw.send(msg)
+                code = drain(raw) if kind != "low" else 0
+                assert code in NETLINK_ERRNOS, f"cmd {cmd} {kind}: {os.strerror(code)}"
+
+        run_batches("raw netlink", fuzz_count(request.config) * 2 // 10, calls, batch)
+    assert md.stats() == before
+    if "allocator" in families:
+        assert himem.regions() == regions
+
+
+def drain(raw: socket.socket) -> int:
+    """Read the answer to one request up to its ACK, error or dump's end; the errno."""
+    while True:
+        data = raw.recv(1 << 16)
+        offset = 0
+        while offset + 16 <= len(data):
+            length, kind = struct.unpack_from("=IH", data, offset)
+            if kind == 2:  # NLMSG_ERROR: 0 is the ACK
+                return -int(struct.unpack_from("=i", data, offset + 16)[0])
+            if kind == 3:  # NLMSG_DONE
+                return 0
+            offset += max((length + 3) & ~3, 16)

@@ -7,9 +7,10 @@ argument (a buffer of random bytes, NULL, an unmapped address, a kernel
 address, a struct that runs into an unmapped page) and which values at the
 limits; a seeded generator fills each batch with many calls of those shapes,
 so that a run makes --fuzz-count calls (default 100 000: 60 % ioctls, 20 %
-netlink, 10 % attributes, 10 % mmap) in about a minute under TCG.  Interfaces: the ioctls of the four ring nodes (and /dev/himem where
-its door is loaded), every writable attribute of the ring nodes and of
-masterdev, mmap of a ring, and raw generic netlink messages to both families.
+netlink, 10 % attributes, 10 % mmap) in about a minute under TCG.
+Interfaces: the ioctls of the four ring nodes, every writable attribute of
+the ring nodes and masterdev's limits, mmap of the rings, and raw generic
+netlink messages to both families (/dev/himem: not yet).
 The kernel log judge fails the run on any report; afterwards every counter is
 back (rings, pages, regions).  The calls per interface are in the figures.
 """

@@ -179,6 +179,8 @@ VM_HELP = {
     "show_kernel": "echo the kernel console, not only the guest command's output",
     "select": "only run the VM tests matching this pytest -k expression",
     "fuzz_count": "calls the fuzz tests make in all (default 100000; tests/vm/test_fuzz.py)",
+    "threads": "workers of the concurrency test (default 8; tests/vm/test_concurrency.py)",
+    "seconds": "seconds the concurrency test runs (default 60)",
 }
 
 
@@ -201,6 +203,8 @@ def vm_test(
     show_kernel: bool = False,
     select: str = "",
     fuzz_count: str = "",
+    threads: str = "",
+    seconds: str = "",
 ) -> None:
     """Build, boot QEMU, load the modules, run tests/vm in the guest, judge, report."""
     request = {
@@ -217,6 +221,8 @@ def vm_test(
         pytest_args=(
             *(("-k", select) if select else ()),
             *(("--fuzz-count", str(_count("--fuzz-count", fuzz_count))) if fuzz_count else ()),
+            *(("--threads", str(_count("--threads", threads))) if threads else ()),
+            *(("--seconds", str(_seconds("--seconds", seconds))) if seconds else ()),
         ),
     )
     if not ok:

@@ -31,6 +31,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=100_000,
         help="calls the fuzz tests make in all (test_fuzz.py; default 100000)",
     )
+    parser.addoption(
+        "--threads",
+        type=int,
+        default=8,
+        help="workers of the concurrency test (test_concurrency.py; default 8)",
+    )
+    parser.addoption(
+        "--seconds",
+        type=float,
+        default=60.0,
+        help="how long the concurrency test runs (test_concurrency.py; default 60)",
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

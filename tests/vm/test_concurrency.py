@@ -1,0 +1,219 @@
+"""Concurrency: many users of every interface at once, for --seconds (default 60).
+
+--threads workers (default 8) each loop over one kind of work until the time is
+up: opening, writing, reading, mapping and closing the four ring nodes with
+changing geometry; QBUF/DQBUF on a mapped SDI ring; the edu check; reading
+the rings' debugfs files; netlink dumps and an event listener; and unloading
+and loading masterdev again whenever no node is open.  Every call succeeds or
+fails with an errno that says why (busy, gone, nothing ready, bad geometry);
+anything else fails the test, as does any kernel report.  Afterwards no ring
+is left, and bytes sent through the loopback arrive exact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import mmap
+import os
+import random
+import select
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from pyroute2.netlink.exceptions import NetlinkError
+
+from pyharness import compare, figures, guestkit
+from pyharness import masterdev as md
+from pyharness import netlink as nl
+
+pytestmark = pytest.mark.usefixtures("masterdev_state")
+
+# Why a call may fail while others race it: a node open elsewhere or the
+# geometry locked (EBUSY), gone with masterdev (ENOENT, ENODEV), nothing ready
+# or no buffer (EAGAIN), a geometry the limits refuse or a peer's that differs
+# (EINVAL), a ring too big for the memory left (ENOMEM), a wait cut (EINTR).
+RACE_ERRNOS = frozenset(
+    {errno.EBUSY, errno.ENOENT, errno.ENODEV, errno.EAGAIN, errno.EINVAL, errno.ENOMEM,
+     errno.EINTR}
+)  # fmt: skip
+GEOMETRIES = ((4, 188), (8, 1316), (3, 5000), (2, 8192), (16, 4096))
+
+
+class Workers:
+    """Threads that repeat one kind of work until the deadline, counting what
+    happened; an unexpected exception is kept and fails the test."""
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+        self.lock = threading.Lock()
+        self.counts: Counter[str] = Counter()
+        self.errors: list[str] = []
+
+    def running(self) -> bool:
+        return time.monotonic() < self.deadline and not self.errors
+
+    def loop(self, name: str, work: Callable[[random.Random], None], seed: int) -> None:
+        rng = random.Random(seed)
+        while self.running():
+            try:
+                work(rng)
+                outcome = "ok"
+            except OSError as err:
+                if err.errno not in RACE_ERRNOS:
+                    with self.lock:
+                        self.errors.append(f"{name}: {err!r}")
+                    return
+                outcome = errno.errorcode.get(err.errno or 0, "?")
+            except NetlinkError as err:
+                if err.code not in RACE_ERRNOS:
+                    with self.lock:
+                        self.errors.append(f"{name}: netlink {err!r}")
+                    return
+                outcome = f"netlink {err.code}"
+            except Exception as err:  # anything else is a failure, kept for the test
+                with self.lock:
+                    self.errors.append(f"{name}: {err!r}")
+                return
+            with self.lock:
+                self.counts[f"{name} {outcome}"] += 1
+
+
+def ring_user(rng: random.Random) -> None:
+    """Open a node with some geometry, move a little data, maybe map it, close."""
+    iface = rng.choice(list(md.IFACES))
+    buffers, bufsize = rng.choice(GEOMETRIES)
+    with contextlib.suppress(OSError):
+        md.set_geometry(iface, buffers, bufsize)
+    with md.opened(iface, os.O_RDWR | os.O_NONBLOCK) as fd:
+        if md.IFACES[iface].to_device:
+            with contextlib.suppress(BlockingIOError):
+                os.write(fd, os.urandom(rng.randrange(1, 3 * bufsize)))
+        else:
+            with contextlib.suppress(BlockingIOError):
+                os.read(fd, 1 << 16)
+        if md.IFACES[iface].mmap:
+            pages = int(md.summary(iface)["pointers"])
+            with mmap.mmap(fd, pages * mmap.PAGESIZE, mmap.MAP_SHARED) as mapped:
+                length = rng.randrange(1, mmap.PAGESIZE)
+                mapped[:length] = b"\x5a" * length
+        time.sleep(rng.random() / 50)
+
+
+def buffer_user(rng: random.Random) -> None:
+    """QBUF and DQBUF on a mapped SDI transmit ring."""
+    with md.opened("sditx0", os.O_RDWR | os.O_NONBLOCK) as fd:
+        bufsize = md.geometry("sditx0")[1]
+        for index in range(rng.randrange(1, 6)):
+            md.qbuf(fd, index, rng.randrange(1, bufsize + 1))
+            with contextlib.suppress(BlockingIOError):
+                md.dqbuf(fd)
+
+
+def edu_checker(rng: random.Random) -> None:
+    if md.edu_device() is None:
+        time.sleep(0.5)
+        return
+    iface = rng.choice(list(md.IFACES))
+    with md.opened(iface, os.O_RDWR | os.O_NONBLOCK) as fd:
+        check = md.edu_check(fd, rng.getrandbits(63))
+        assert check.failed == 0, f"{iface}: {check.failed} fragments failed the edu check"
+
+
+def debugfs_reader(rng: random.Random) -> None:
+    """A ring's debugfs file, read while its ring may be freed: missing, or
+    EIO from debugfs itself once the file is removed under the reader."""
+    iface = rng.choice(list(md.IFACES))
+    try:
+        (md.DEBUGFS / iface / rng.choice(("summary", "map"))).read_bytes()
+    except FileNotFoundError:
+        pass
+    except OSError as err:
+        if err.errno != errno.EIO:
+            raise
+    md.stats()
+
+
+def netlink_dumper(rng: random.Random) -> None:
+    with nl.MasterDmaSocket("mdma") as sock:
+        for _ in range(rng.randrange(1, 10)):
+            sock.rings()
+            sock.totals()
+
+
+def event_listener(rng: random.Random) -> None:
+    """Join the events group for a second and take what comes (an overrun is
+    ENOBUFS: the listener lost events, which it may)."""
+    with nl.MasterDmaSocket("mdma") as sock:
+        sock.subscribe()
+        raw = sock.asyncore.socket
+        until = time.monotonic() + 1
+        while time.monotonic() < until:
+            ready, _, _ = select.select([raw], [], [], 0.2)
+            if ready:
+                with contextlib.suppress(BlockingIOError, ConnectionRefusedError):
+                    try:
+                        raw.recv(nl.RECV_BYTES)
+                    except OSError as err:
+                        if err.errno != errno.ENOBUFS:
+                            raise
+
+
+def reloader(ko: Path, params: tuple[str, ...]) -> Callable[[random.Random], None]:
+    """Every few seconds, unload masterdev if no node is open (the kernel
+    refuses otherwise) and load it again with the profile's parameters."""
+
+    def work(rng: random.Random) -> None:
+        time.sleep(2 + rng.random() * 3)
+        if guestkit.rmmod("masterdev").ok:
+            inserted = guestkit.insmod(ko, *params)
+            assert inserted.ok, inserted.output
+
+    return work
+
+
+def test_everything_at_once_then_the_loopback_is_exact(
+    request: pytest.FixtureRequest, module_paths: dict[str, Path], boot_params: tuple[str, ...]
+) -> None:
+    threads = int(request.config.getoption("--threads"))
+    seconds = float(request.config.getoption("--seconds"))
+    workers = Workers(seconds)
+    kinds: list[tuple[str, Callable[[random.Random], None]]] = [
+        ("ring", ring_user),
+        ("netlink", netlink_dumper),
+        ("edu", edu_checker),
+        ("debugfs", debugfs_reader),
+        ("qbuf", buffer_user),
+        ("events", event_listener),
+        ("reload", reloader(module_paths["masterdev"], boot_params)),
+        ("ring", ring_user),
+    ]
+    pool = [
+        threading.Thread(target=workers.loop, args=(name, work, seed), daemon=True)
+        for seed, (name, work) in enumerate((kinds * threads)[:threads])
+    ]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join(seconds + 120)
+    assert not any(t.is_alive() for t in pool), "a worker is stuck"
+    if not guestkit.loaded("masterdev"):  # stopped between its unload and load
+        assert guestkit.insmod(module_paths["masterdev"], *boot_params).ok
+    assert workers.errors == [], workers.errors
+    assert md.stats()["rings"] == 0
+    md.set_pair("asi", 8, 1316)
+    data = os.urandom(8 * 1316)
+    with md.opened("asitx0") as tx, md.opened("asirx0") as rx:
+        assert os.write(tx, data) == len(data)
+        got = b""
+        while len(got) < len(data):
+            got += os.read(rx, 1 << 16)
+    compare.assert_same(got, data, "through the loopback after the storm")
+    for key, count in sorted(workers.counts.items()):
+        figures.record(f"concurrency: {key}", count, "calls")
+    ok = sum(n for key, n in workers.counts.items() if key.endswith(" ok"))
+    assert ok > threads, workers.counts

@@ -10,7 +10,7 @@ so that a run makes --fuzz-count calls (default 100 000: 60 % ioctls, 20 %
 netlink, 10 % attributes, 10 % mmap) in about a minute under TCG.
 Interfaces: the ioctls of the four ring nodes, every writable attribute of
 the ring nodes and masterdev's limits, mmap of the rings, and raw generic
-netlink messages to both families (/dev/himem: not yet).
+netlink messages to both families; /dev/himem in test_himem.py.
 The kernel log judge fails the run on any report; afterwards every counter is
 back (rings, pages, regions).  The calls per interface are in the figures.
 """

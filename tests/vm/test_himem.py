@@ -28,6 +28,8 @@ from pyharness import compare, figures, guestkit, himem, kjudge, uapi, vmaccess
 from pyharness import masterdev as md
 from pyharness.himem import PAGE, Region
 
+from . import test_fuzz as fuzz
+
 HIMEM = himem.mem_limit() is not None
 needs_himem = pytest.mark.skipif(not HIMEM, reason="needs mem= below the RAM (himem profile)")
 
@@ -478,6 +480,46 @@ def test_door_refuses_what_it_does_not_own(door: himem.Door) -> None:
             door.free(region.start)
         assert err.value.errno == errno.EBUSY
     door.free(region.start)
+
+
+@needs_himem
+def test_the_door_survives_hostile_calls(door: himem.Door, request: pytest.FixtureRequest) -> None:
+    """test_fuzz.py's ioctl fuzz on /dev/himem (its commands and their
+    neighbours, random structs: sizes, addresses, frees of every kind, list
+    rooms and pointers), and mmaps at random offsets and lengths; every call
+    succeeds or gives a documented errno, and once the door's regions are
+    freed the allocator is as it was."""
+    ours = fuzz.our_commands("MASTER_DMA_IOC_HIMEM_")
+    edu = ours.pop("MASTER_DMA_IOC_HIMEM_EDU")  # 100 ms of device time a call
+    commands = sorted({*ours.values(), *(n for c in ours.values() for n in fuzz.neighbours(c))})
+    commands += [n for n in fuzz.neighbours(edu) if n != edu]
+    arena = fuzz.Arena()
+    before = himem.summary()
+    claim = int(before["base"]), int(before["size"])
+
+    def batch(shapes: list[tuple[int, str]], rng: random.Random) -> None:
+        for i in range(fuzz.BATCH):
+            pick, kind = shapes[i % len(shapes)]
+            cmd = commands[(pick + i) % len(commands)]
+            code = fuzz.call_ioctl(arena, door.fd, cmd, kind, rng)
+            assert code in fuzz.IOCTL_ERRNOS, f"ioctl {cmd:#x} ({kind}): {os.strerror(code)}"
+        for _ in range(fuzz.BATCH // 20):
+            offset = rng.choice((0, claim[0], claim[0] + rng.randrange(claim[1]) // PAGE * PAGE))
+            try:
+                with mmap.mmap(door.fd, rng.choice((PAGE, 3 * PAGE, claim[1])), offset=offset):
+                    pass
+                code = 0
+            except OSError as err:
+                code = err.errno or 0
+            assert code in fuzz.MMAP_ERRNOS, f"mmap {offset:#x}: {os.strerror(code)}"
+
+    total = int(request.config.getoption("--fuzz-count")) // 10
+    fuzz.run_batches("door ioctls and mmaps", total, fuzz.BATCH + fuzz.BATCH // 20, batch)
+    for region in door.list()[0]:
+        door.free(region.start)
+    after = himem.summary()
+    # an owner is remembered from its first allocation until it unloads
+    assert {**after, "owners": 0} == {**before, "owners": 0}
 
 
 @needs_himem

@@ -18,10 +18,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from pyharness import figures, guestkit, himem, kjudge
 from pyharness import masterdev as md
 from pyharness.guest import Plan
+
+# The guest's view of the repository is read-only, and the fuzz tests keep no
+# example database anyway (their seed is fixed): say so before hypothesis looks.
+settings.register_profile("guest", database=None)
+settings.load_profile("guest")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -9,6 +9,8 @@
  * points of the edu check and of open (master/faults.h).
  * test_lock_order: open takes the pair's lock before the interface's I/O
  * lock, the reverse of every other path, so that lockdep must report it.
+ * test_skip_sync: QBUF hands a buffer to the device without syncing it for
+ * the device, so that the bounce lane shows it catches a missing sync.
  * test_edu_short_waits: the next this many edu transfers time out after
  * 1 ms, long before edu's 100 ms, so that a test sees what a timed-out
  * transfer leaves behind for the next one; test_edu_busy_returns counts the
@@ -34,6 +36,21 @@ static bool test_lock_order;
 module_param(test_lock_order, bool, 0600);
 MODULE_PARM_DESC(test_lock_order,
 		 "Test only: open takes two locks in the reverse order (default: off)");
+
+static bool test_skip_sync;
+module_param(test_skip_sync, bool, 0600);
+MODULE_PARM_DESC(test_skip_sync,
+		 "Test only: QBUF skips the sync for the device (default: off)");
+
+/**
+ * masterdev_test_skip_sync() - leave out QBUF's sync for the device?
+ *
+ * Return: the test_skip_sync knob.
+ */
+bool masterdev_test_skip_sync(void)
+{
+	return READ_ONCE(test_skip_sync);
+}
 
 static unsigned int test_edu_short_waits;
 module_param(test_edu_short_waits, uint, 0600);

@@ -16,6 +16,7 @@ void masterdev_test_load(struct dentry *dir);
 bool masterdev_test_fail(const char *site);
 void masterdev_test_lock_order(struct masterdev_iface *iface);
 unsigned int masterdev_test_edu_timeout_ms(unsigned int ms);
+bool masterdev_test_skip_sync(void);
 void masterdev_test_edu_returned(void __iomem *cmd, u32 running);
 #else
 static inline void masterdev_test_load(struct dentry *dir)
@@ -39,6 +40,12 @@ static inline unsigned int masterdev_test_edu_timeout_ms(unsigned int ms)
 
 static inline void masterdev_test_edu_returned(void __iomem *cmd, u32 running)
 {
+}
+
+/* A production build always syncs. */
+static inline bool masterdev_test_skip_sync(void)
+{
+	return false;
 }
 #endif
 

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -146,6 +147,28 @@ def test_sdi_loopback_sent_through_mmap(buffers: int, bufsize: int) -> None:
                 assert time.monotonic() - quiet_since < STALL, f"stuck: sent {sent}"
                 select.select([tx, rx], [], [], 0.1)
     compare.assert_same(bytes(received), data, "received through sdirx0")
+
+
+@pytest.mark.skipif(not md.swiotlb_forced(), reason="only a bounce buffer shows a missing sync")
+def test_the_bounce_lane_catches_a_missing_sync() -> None:
+    """masterdev's test-only test_skip_sync leaves out QBUF's sync for the
+    device: with every mapping bounced, the device reads the bounce buffer,
+    not what user space wrote, and the bytes received differ."""
+    knob = Path("/sys/module/masterdev/parameters/test_skip_sync")
+    bufsize = 4096
+    md.set_pair("sdi", 4, bufsize)
+    data = os.urandom(bufsize)
+    with cable("sdi") as (tx, rx), mmap.mmap(tx, 4 * bufsize, mmap.MAP_SHARED) as ring:
+        ring[:bufsize] = data
+        md.write_attr(knob, "1")
+        try:
+            md.qbuf(tx, 0, bufsize)
+        finally:
+            md.write_attr(knob, "0")
+        md.wait_ready(rx, select.POLLIN)
+        got = os.read(rx, bufsize)
+    assert len(got) == bufsize
+    assert got != data, "a buffer handed over unsynced arrived intact: the lane catches nothing"
 
 
 def test_a_reader_blocks_until_data_arrives() -> None:

@@ -20,7 +20,9 @@ MODULES = ("mdma", "masterdev")
 # Modules the tests load and unload themselves: the high-memory allocator,
 # its linked build, the test door and a second client.
 ON_DEMAND = ("allocator", "himemlink", "himemtest", "himemclient")
-BOOT_TIMEOUT = 900.0
+# A whole profile under TCG takes 8-15 min on a busy 2-core machine (the fuzz and
+# concurrency tests among it): twice that before a hung guest is given up.
+BOOT_TIMEOUT = 1800.0
 # The debug kernel (KASAN, kmemleak's scan after each test, lockdep) runs the
 # suite this many times slower under TCG: --timeout is scaled by it.
 DEBUG_SLOWDOWN = 6.0

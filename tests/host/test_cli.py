@@ -53,7 +53,7 @@ def test_every_short_flag_has_one_meaning_in_every_task() -> None:
 
 def test_help_shows_defaults() -> None:
     helptext = " ".join(invoke("--help", "vm-test").stdout.split())
-    assert "(default: 900)" in helptext
+    assert "(default: 1800)" in helptext
     assert "(default: 45)" in helptext
     assert "(default: plain)" in helptext
 

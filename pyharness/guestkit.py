@@ -172,3 +172,16 @@ def rmmod(name: str) -> ModuleOp:
 
 def loaded(name: str) -> bool:
     return Path("/sys/module", name, "initstate").exists()
+
+
+def kill_and_reap(child: subprocess.Popen[bytes], sig: int, seconds: float = 10.0) -> bool:
+    """Send sig to child and wait for it to exit; False (and SIGKILL) if it
+    did not within seconds."""
+    os.kill(child.pid, sig)
+    try:
+        child.wait(seconds)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+        return False
+    return True

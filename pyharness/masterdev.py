@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import mapcheck, uapi
+from . import compare, mapcheck, uapi
 from .layout import Tails
 
 SYSFS = Path("/sys/class/masterdev")
@@ -213,3 +213,16 @@ def edu_check(fd: int, seed: int) -> Any:
     ffi, lib = uapi.ffi(), uapi.lib()
     check = ffi.new("struct master_dma_edu_check *", {"seed": seed})
     return ioctl(fd, lib.MASTER_DMA_IOC_EDU_CHECK, check)
+
+
+def assert_asi_loops(buffers: int, bufsize: int, what: str) -> None:
+    """Send buffers x bufsize random bytes from asitx0 to asirx0 and check that
+    they arrive exact (both ends opened here, blocking)."""
+    set_pair("asi", buffers, bufsize)
+    data = os.urandom(buffers * bufsize)
+    with opened("asitx0") as tx, opened("asirx0") as rx:
+        assert os.write(tx, data) == len(data)
+        got = b""
+        while len(got) < len(data):
+            got += os.read(rx, 1 << 16)
+    compare.assert_same(got, data, what)

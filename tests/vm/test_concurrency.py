@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 from pyroute2.netlink.exceptions import NetlinkError
 
-from pyharness import compare, figures, guestkit
+from pyharness import figures, guestkit
 from pyharness import masterdev as md
 from pyharness import netlink as nl
 
@@ -205,14 +205,7 @@ def test_everything_at_once_then_the_loopback_is_exact(
         assert guestkit.insmod(module_paths["masterdev"], *boot_params).ok
     assert workers.errors == [], workers.errors
     assert md.stats()["rings"] == 0
-    md.set_pair("asi", 8, 1316)
-    data = os.urandom(8 * 1316)
-    with md.opened("asitx0") as tx, md.opened("asirx0") as rx:
-        assert os.write(tx, data) == len(data)
-        got = b""
-        while len(got) < len(data):
-            got += os.read(rx, 1 << 16)
-    compare.assert_same(got, data, "through the loopback after the storm")
+    md.assert_asi_loops(8, 1316, "through the loopback after the storm")
     for key, count in sorted(workers.counts.items()):
         figures.record(f"concurrency: {key}", count, "calls")
     ok = sum(n for key, n in workers.counts.items() if key.endswith(" ok"))

@@ -22,6 +22,7 @@ import time
 
 import pytest
 
+from pyharness import guestkit
 from pyharness import masterdev as md
 
 READ_SIZE = 64 << 10
@@ -198,11 +199,7 @@ def test_a_writer_killed_while_blocked_exits_and_counts(sig: str) -> None:
         assert child.stdout is not None and child.stdout.readline() == b"open\n"
         time.sleep(1.0)
         assert child.poll() is None, "write() returned with a receiver that never reads"
-        os.kill(child.pid, getattr(signal, sig))
-        try:
-            child.wait(10)
-        except subprocess.TimeoutExpired:
-            child.kill()
+        if not guestkit.kill_and_reap(child, getattr(signal, sig)):
             pytest.fail(f"a writer killed by {sig} did not exit (stuck in its last close)")
     assert md.dropped("asitx0") == dropped + 4000
 

@@ -16,7 +16,7 @@ import os
 import select
 import socket
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from functools import cache
 from typing import Any
 
@@ -141,7 +141,7 @@ class MasterDmaSocket(GenericNetlinkSocket):  # type: ignore[misc]
         flags = NLM_F_REQUEST | (NLM_F_DUMP if dump else 0)
         return [decode(m) for m in self.nlm_request(msg, msg_type=self.prid, msg_flags=flags)]
 
-    def dump_in_parts(self, cmd: str) -> Iterator[list[dict[str, Any]]]:
+    def dump_in_parts(self, cmd: str) -> Generator[list[dict[str, Any]], None, None]:
         """A dump, one part at a time: the messages of each datagram the kernel
         filled.  The kernel fills the next part only when the caller has read
         this one, so the caller may change what is dumped between two parts.

@@ -26,8 +26,10 @@ import pytest
 
 from pyharness import compare, figures, guestkit, himem, kjudge, uapi, vmaccess
 from pyharness import masterdev as md
+from pyharness import netlink as nl
 from pyharness.himem import PAGE, Region
 
+from . import test_concurrency as storm
 from . import test_fuzz as fuzz
 
 HIMEM = himem.mem_limit() is not None
@@ -520,6 +522,65 @@ def test_the_door_survives_hostile_calls(door: himem.Door, request: pytest.Fixtu
     after = himem.summary()
     # an owner is remembered from its first allocation until it unloads
     assert {**after, "owners": 0} == {**before, "owners": 0}
+
+
+@needs_himem
+def test_two_owners_at_once(
+    door: himem.Door, module_paths: dict[str, Path], request: pytest.FixtureRequest
+) -> None:
+    """For --seconds (a third of it at most 20 s here): threads allocate and
+    free through the door at random sizes, one loads and unloads himemclient
+    (a second owner, leaving its regions to the allocator half the time),
+    others dump regions and totals over netlink and list the door.  Then the
+    door's books are the allocator's and, its regions freed, the allocator
+    is as it was."""
+    seconds = min(float(request.config.getoption("--seconds")), 20.0)
+    workers = storm.Workers(seconds)
+    before = himem.summary()
+    mine: list[int] = []
+    lock = threading.Lock()
+
+    def door_user(rng: random.Random) -> None:
+        if mine and (len(mine) > 16 or rng.random() < 0.5):
+            with lock:
+                start = mine.pop(rng.randrange(len(mine)))
+            door.free(start)
+        else:
+            region = door.alloc(rng.choice((1, PAGE, 5 * PAGE, 1 << 20)))
+            with lock:
+                mine.append(region.start)
+
+    def second_owner(rng: random.Random) -> None:
+        params = ("regions=2", "size_kb=256", f"free_at_exit={rng.randrange(2)}")
+        with himem.loaded(module_paths["himemclient"], *params):
+            time.sleep(rng.random() / 5)
+
+    def reader(rng: random.Random) -> None:
+        with nl.MasterDmaSocket("allocator") as sock:
+            sock.regions()
+            sock.totals()
+        door.list()
+
+    kinds = [("door", door_user), ("door", door_user), ("client", second_owner), ("read", reader)]
+    pool = [
+        threading.Thread(target=workers.loop, args=(name, work, seed), daemon=True)
+        for seed, (name, work) in enumerate(kinds)
+    ]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join(seconds + 120)
+    assert not any(t.is_alive() for t in pool), "a worker is stuck"
+    assert workers.errors == [], workers.errors
+    listed, total = door.list()
+    owned = [r for r in himem.regions() if r.owner == "himemtest"]
+    assert [(r.start, r.size) for r in listed] == [(r.start, r.size) for r in owned]
+    assert sorted(mine) == [r.start for r in listed] and total == len(listed)
+    for region in listed:
+        door.free(region.start)
+    assert {**himem.summary(), "owners": 0} == {**before, "owners": 0}
+    for key, count in sorted(workers.counts.items()):
+        figures.record(f"two owners: {key}", count, "calls")
 
 
 @needs_himem

@@ -143,8 +143,9 @@ class MasterDmaSocket(GenericNetlinkSocket):  # type: ignore[misc]
 
     def dump_in_parts(self, cmd: str) -> Generator[list[dict[str, Any]], None, None]:
         """A dump, one part at a time: the messages of each datagram the kernel
-        filled.  The kernel fills the next part only when the caller has read
-        this one, so the caller may change what is dumped between two parts.
+        filled.  The kernel fills part N + 1 inside the recv() that returns part
+        N, so a change the caller makes after reading part N shows from part
+        N + 2 on (a ring freed then is one already sent, or one still to come).
         Sent on a socket of its own; OSError with the kernel's errno if it
         refuses."""
         msg = message_class()()

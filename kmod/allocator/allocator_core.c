@@ -888,6 +888,7 @@ void allocator_cleanup(void)
 {
 	struct allocator_extent *ext, *next;
 	struct allocator_owner *owner, *tmp;
+	struct rb_root free;
 
 	debugfs_remove_recursive(allocator.debugfs);
 	allocator.debugfs = NULL;
@@ -900,10 +901,13 @@ void allocator_cleanup(void)
 		allocator_detach(ext);
 		allocator_give_back(ext);
 	}
-	spin_unlock_irq(&allocator.lock);
-	rbtree_postorder_for_each_entry_safe(ext, next, &allocator.free, rb)
-		kfree(ext);
+	/* taken out under the lock: a netlink TOTALS may still read it */
+	free = allocator.free;
 	allocator.free = RB_ROOT;
+	allocator.free_bytes = 0;
+	spin_unlock_irq(&allocator.lock);
+	rbtree_postorder_for_each_entry_safe(ext, next, &free, rb)
+		kfree(ext);
 	list_for_each_entry_safe(owner, tmp, &allocator.owners, node)
 		kfree(owner);
 	INIT_LIST_HEAD(&allocator.owners);

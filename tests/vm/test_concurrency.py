@@ -36,10 +36,11 @@ pytestmark = pytest.mark.usefixtures("masterdev_state")
 # Why a call may fail while others race it: a node open elsewhere or the
 # geometry locked (EBUSY), gone with masterdev (ENOENT, ENODEV), nothing ready
 # or no buffer (EAGAIN), a geometry the limits refuse or a peer's that differs
-# (EINVAL), a ring too big for the memory left (ENOMEM), a wait cut (EINTR).
+# (EINVAL), a ring too big for the memory left (ENOMEM), a wait cut (EINTR),
+# a node opened while masterdev is going (ENXIO).
 RACE_ERRNOS = frozenset(
     {errno.EBUSY, errno.ENOENT, errno.ENODEV, errno.EAGAIN, errno.EINVAL, errno.ENOMEM,
-     errno.EINTR}
+     errno.EINTR, errno.ENXIO}
 )  # fmt: skip
 GEOMETRIES = ((4, 188), (8, 1316), (3, 5000), (2, 8192), (16, 4096))
 
@@ -208,5 +209,5 @@ def test_everything_at_once_then_the_loopback_is_exact(
     md.assert_asi_loops(8, 1316, "through the loopback after the storm")
     for key, count in sorted(workers.counts.items()):
         figures.record(f"concurrency: {key}", count, "calls")
-    ok = sum(n for key, n in workers.counts.items() if key.endswith(" ok"))
-    assert ok > threads, workers.counts
+    # the work that matters got done, not only refused
+    assert workers.counts["ring ok"] > 0 and workers.counts["qbuf ok"] > 0, workers.counts

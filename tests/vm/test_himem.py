@@ -541,9 +541,11 @@ def test_two_owners_at_once(
     lock = threading.Lock()
 
     def door_user(rng: random.Random) -> None:
-        if mine and (len(mine) > 16 or rng.random() < 0.5):
-            with lock:
+        with lock:
+            start = None
+            if mine and (len(mine) > 16 or rng.random() < 0.5):
                 start = mine.pop(rng.randrange(len(mine)))
+        if start is not None:
             door.free(start)
         else:
             region = door.alloc(rng.choice((1, PAGE, 5 * PAGE, 1 << 20)))

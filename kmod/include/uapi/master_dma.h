@@ -383,7 +383,8 @@ enum master_dma_attr {
  * edu check or a region's mapping is in the way; ENODEV once the ring's
  * device is gone; ENOMEM when memory runs out; EPERM without the capability
  * (/dev/himem: CAP_SYS_RAWIO); EIO and ETIMEDOUT from the edu device (the
- * edu check, HIMEM_EDU); EINTR when a signal ends a wait.
+ * edu check, HIMEM_EDU); ERANGE for a HIMEM_EDU range the device cannot
+ * take; EINTR when a signal ends a wait.
  */
 #define MASTER_DMA_IOC_MAGIC		0xB8
 

@@ -13,6 +13,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -117,9 +118,9 @@ def _pytest(run_dir: Path, plan: Plan) -> tuple[int, float]:
     argv = [sys.executable, "-m", "pytest", *plan.tests, *plan.pytest_args]
     argv += ["-p", "no:cacheprovider", f"--junitxml={run_dir / 'junit.xml'}", "-v"]
     env = {**os.environ, "MASTERDMA_RUN_DIR": str(run_dir), "PYTHONDONTWRITEBYTECODE": "1"}
-    # The repository is read-only here: hypothesis's directory goes in /tmp
+    # The repository is read-only here: hypothesis's directory goes in the temp dir
     # (the fuzz tests keep no example database; their seed is fixed).
-    env["HYPOTHESIS_STORAGE_DIRECTORY"] = "/tmp/hypothesis"
+    env["HYPOTHESIS_STORAGE_DIRECTORY"] = str(Path(tempfile.gettempdir()) / "hypothesis")
     start = time.monotonic()
     proc = subprocess.run(argv, env=env, check=False)
     return proc.returncode, time.monotonic() - start

@@ -199,6 +199,20 @@ def wait_ready(fd: int, events: int, timeout: float = 30.0) -> int:
     return int(got[0][1])
 
 
+def read_exactly(fd: int, length: int, timeout: float = 30.0) -> bytes:
+    """length bytes from fd, read as they become ready (each read() returns
+    what is there); TimeoutError when none arrive for timeout seconds, so a
+    broken loopback fails the test instead of hanging the guest."""
+    got = bytearray()
+    while len(got) < length:
+        wait_ready(fd, select.POLLIN, timeout)
+        chunk = os.read(fd, length - len(got))
+        if not chunk:
+            raise EOFError(f"fd {fd}: end of file after {len(got)} of {length} bytes")
+        got += chunk
+    return bytes(got)
+
+
 def qbuf(fd: int, index: int, bytesused: int) -> None:
     ioctl_buffer(fd, uapi.lib().MASTER_DMA_IOC_QBUF, index=index, bytesused=bytesused)
 
@@ -222,7 +236,5 @@ def assert_asi_loops(buffers: int, bufsize: int, what: str) -> None:
     data = os.urandom(buffers * bufsize)
     with opened("asitx0") as tx, opened("asirx0") as rx:
         assert os.write(tx, data) == len(data)
-        got = b""
-        while len(got) < len(data):
-            got += os.read(rx, 1 << 16)
+        got = read_exactly(rx, len(data))
     compare.assert_same(got, data, what)

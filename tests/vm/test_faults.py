@@ -124,7 +124,7 @@ def test_the_loopback_has_no_fault_point(pair: str) -> None:
         def operation() -> None:
             data = os.urandom(1316)
             assert os.write(tx, data) == len(data)
-            assert os.read(rx, 1316) == data
+            assert md.read_exactly(rx, 1316) == data
 
         for points in (MDMA, MASTERDEV):
             assert faults.sweep(points, operation, errnos=ENOMEM, state=md.stats).sites == []

@@ -89,19 +89,21 @@ def neighbours(cmd: int) -> list[int]:
 
 
 class Arena:
-    """Memory for arguments: a page whose successor is unmapped (so a struct can
-    run off its end), and addresses that are never valid."""
+    """Memory for arguments: a page followed by a guard page with no access (so
+    a struct can run off its end into a fault), and addresses that are never
+    valid. The guard is mprotect()ed, not unmapped: the mmap object still owns
+    both pages, so nothing else can be mapped into the hole."""
 
     def __init__(self) -> None:
         self.map = mmap.mmap(-1, 2 * PAGE)
         base = ctypes.addressof(ctypes.c_char.from_buffer(self.map))
-        LIBC.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
-        assert LIBC.munmap(ctypes.c_void_p(base + PAGE), PAGE) == 0
+        LIBC.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+        assert LIBC.mprotect(ctypes.c_void_p(base + PAGE), PAGE, 0) == 0  # PROT_NONE
         self.base = base
         self.bad = {"null": 0, "low": 0x1000, "kernel": 0xFFFF_8880_0000_0000, "top": 2**64 - PAGE}
 
     def buffer(self, data: bytes, at_edge: bool) -> int:
-        """data placed at the page's start, or ending where the unmapped page begins
+        """data placed at the page's start, or ending where the guard page begins
         minus a few bytes, so that the kernel's copy of the whole struct faults."""
         offset = PAGE - max(len(data) // 2, 1) if at_edge else 0
         self.map[offset : offset + min(len(data), PAGE - offset)] = data[: PAGE - offset]

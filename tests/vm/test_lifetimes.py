@@ -36,20 +36,25 @@ def test_a_ring_mapping_outlives_close_and_keeps_its_pages_until_munmap() -> Non
     md.set_geometry("sditx0", 4, 9588)
     before = md.stats()
     fd = os.open("/dev/sditx0", os.O_RDWR)
-    length = int(md.summary("sditx0")["pointers"]) * mmap.PAGESIZE
-    mapped = mmap.mmap(fd, length, mmap.MAP_SHARED)
-    pattern = os.urandom(length)
-    mapped[:] = pattern
-    os.close(fd)
     try:
-        assert ring_count() == int(before["rings"]) + 1  # the mapping holds the file
+        length = int(md.summary("sditx0")["pointers"]) * mmap.PAGESIZE
+        mapped = mmap.mmap(fd, length, mmap.MAP_SHARED)
+    finally:
+        os.close(fd)  # from here on, only the mapping holds the file
+    try:
+        pattern = os.urandom(length)
+        mapped[:] = pattern
+        assert ring_count() == int(before["rings"]) + 1
         assert md.stats()["pages"] == int(md.summary("sditx0")["total_pages"]) + int(
             before["pages"]
         )
         compare.assert_same(mapped[:], pattern, "the mapping after close()")
-        with pytest.raises(OSError) as busy:  # still open, through the mapping
-            os.open("/dev/sditx0", os.O_RDWR)
-        assert busy.value.errno == errno.EBUSY
+        try:  # still open, through the mapping
+            os.close(os.open("/dev/sditx0", os.O_RDWR))
+        except OSError as busy:
+            assert busy.errno == errno.EBUSY
+        else:
+            pytest.fail("a second open succeeded while the mapping held the ring")
         assert not guestkit.rmmod("masterdev").ok
         assert not guestkit.rmmod("mdma").ok
     finally:

@@ -61,7 +61,7 @@ def test_without_edu_rings_go_to_the_platform_device(reload: Reload) -> None:
         data = os.urandom(16 * 1316)
         with md.opened("asitx0") as tx, md.opened("asirx0") as rx:
             assert os.write(tx, data) == len(data)
-            got = b"".join(os.read(rx, 1316) for _ in range(16))
+            got = md.read_exactly(rx, len(data))
     finally:
         reload()
     compare.assert_same(got, data, "received through the platform device")

@@ -4,7 +4,8 @@
 up: opening, writing, reading, mapping and closing the four ring nodes with
 changing geometry; QBUF/DQBUF on a mapped SDI ring; the edu check; reading
 the rings' debugfs files; netlink dumps and an event listener; and unloading
-and loading masterdev again whenever no node is open.  Every call succeeds or
+and loading masterdev again whenever no node is open, or removing the edu
+device (PCI remove, as hot-unplug does) and rescanning the bus.  Every call succeeds or
 fails with an errno that says why (busy, gone, nothing ready, bad geometry);
 anything else fails the test, as does any kernel report.  Afterwards no ring
 is left, and bytes sent through the loopback arrive exact.
@@ -164,17 +165,36 @@ def event_listener(rng: random.Random) -> None:
                             raise
 
 
-def reloader(ko: Path, params: tuple[str, ...]) -> Callable[[random.Random], None]:
-    """Every few seconds, unload masterdev if no node is open (the kernel
-    refuses otherwise) and load it again with the profile's parameters."""
+def churner(ko: Path, params: tuple[str, ...], edu: str | None) -> Callable[[random.Random], None]:
+    """Every few seconds, either unload masterdev if no node is open (the
+    kernel refuses otherwise) and load it again with the profile's
+    parameters, or remove the edu device through its PCI remove file (as
+    hot-unplug does: open rings get ENODEV) and rescan the bus to bring it
+    back."""
 
     def work(rng: random.Random) -> None:
         time.sleep(2 + rng.random() * 3)
-        if guestkit.rmmod("masterdev").ok:
+        if edu is not None and rng.random() < 0.5:
+            md.write_attr(Path(f"/sys/bus/pci/devices/{edu}/remove"), "1")
+            time.sleep(rng.random())
+            md.write_attr(Path("/sys/bus/pci/rescan"), "1")
+        elif guestkit.rmmod("masterdev").ok:
             inserted = guestkit.insmod(ko, *params)
             assert inserted.ok, inserted.output
 
     return work
+
+
+def back_as_before(ko: Path, params: tuple[str, ...], edu: str | None) -> None:
+    """masterdev loaded and edu bound to it again, whatever the churner was
+    doing when the time ran out."""
+    md.write_attr(Path("/sys/bus/pci/rescan"), "1")
+    if not guestkit.loaded("masterdev"):
+        assert guestkit.insmod(ko, *params).ok
+    deadline = time.monotonic() + 30
+    while md.edu_device() != edu:
+        assert time.monotonic() < deadline, f"edu {edu} not bound again"
+        time.sleep(0.2)
 
 
 def test_everything_at_once_then_the_loopback_is_exact(
@@ -183,6 +203,8 @@ def test_everything_at_once_then_the_loopback_is_exact(
     threads = int(request.config.getoption("--threads"))
     seconds = float(request.config.getoption("--seconds"))
     workers = Workers(seconds)
+    edu = md.edu_device()
+    ko = module_paths["masterdev"]
     kinds: list[tuple[str, Callable[[random.Random], None]]] = [
         ("ring", ring_user),
         ("netlink", netlink_dumper),
@@ -190,7 +212,7 @@ def test_everything_at_once_then_the_loopback_is_exact(
         ("debugfs", debugfs_reader),
         ("qbuf", buffer_user),
         ("events", event_listener),
-        ("reload", reloader(module_paths["masterdev"], boot_params)),
+        ("churn", churner(ko, boot_params, edu)),
         ("ring", ring_user),
     ]
     pool = [
@@ -202,8 +224,7 @@ def test_everything_at_once_then_the_loopback_is_exact(
     for thread in pool:
         thread.join(seconds + 120)
     assert not any(t.is_alive() for t in pool), "a worker is stuck"
-    if not guestkit.loaded("masterdev"):  # stopped between its unload and load
-        assert guestkit.insmod(module_paths["masterdev"], *boot_params).ok
+    back_as_before(ko, boot_params, edu)
     assert workers.errors == [], workers.errors
     assert md.stats()["rings"] == 0
     md.assert_asi_loops(8, 1316, "through the loopback after the storm")

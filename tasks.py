@@ -15,7 +15,19 @@ from typing import Any
 
 from invoke import Collection, Context, Exit, Task, task
 
-from pyharness import accel, debugkernel, kbuild, kernels, lanes, lint, profiles, uapi, vmtest
+from pyharness import (
+    accel,
+    bench,
+    benchrun,
+    debugkernel,
+    kbuild,
+    kernels,
+    lanes,
+    lint,
+    profiles,
+    uapi,
+    vmtest,
+)
 from pyharness.config import Paths
 from pyharness.errors import BuildError, HarnessError
 from pyharness.runner import announce, run
@@ -362,6 +374,41 @@ def test(
         raise Exit("test FAILED", code=1)
 
 
+@_task(
+    help={
+        "kernel": KERNEL_HELP,
+        "kvm": VM_HELP["kvm"],
+        "full": "10 repetitions and more ring geometries (default: 3, about 8 min under TCG)",
+        "only": "comma-separated groups to run: " + benchrun.MAIN_GROUPS + " (default: all)",
+    }
+)
+def bench_(
+    c: Context,
+    kernel: str = kernels.DEFAULT_KERNEL,
+    kvm: str = "auto",
+    full: bool = False,
+    only: str = benchrun.MAIN_GROUPS,
+) -> None:
+    """Benchmarks: the allocators against their baselines, as ratios from one boot.
+
+    A second boot (swiotlb=force) measures the bounce cost.  Writes
+    build/bench/<stamp>/results.json, results.md and PNG plots; prints the table.
+    """
+    request = benchrun.BenchRequest(
+        kernel=_kernel(kernel),
+        kvm=_choice("--kvm", kvm, accel.MODES),
+        options=bench.Options(reps=10 if full else 3, full=full),
+        groups=tuple(
+            _list("--only", only, lambda g: _choice("--only", g, benchrun.MAIN_GROUPS.split(",")))
+        ),
+    )
+    with _harness_errors():
+        result = benchrun.run(request, PATHS)
+    print(result.markdown)
+    for name, path in result.files.items():
+        print(f"{name:<12} {path}")
+
+
 @_task(help={"cache": "also remove the kernel and tool cache (" + str(PATHS.cache) + ")"})
 def clean(c: Context, cache: bool = False) -> None:
     """Remove build/ (objects, run logs, reports); with --cache, the downloads too."""
@@ -381,4 +428,5 @@ signal.signal(signal.SIGTERM, _terminated)
 
 ns = Collection(setup, kernel, build, vm_test, test, clean)
 ns.add_task(lint_, name="lint")
+ns.add_task(bench_, name="bench")
 ns.configure({"run": {"echo": True}})

@@ -31,6 +31,18 @@ static inline void vm_flags_set(struct vm_area_struct *vma, vm_flags_t flags)
 #endif
 
 /*
+ * The highest order the page allocator hands out: MAX_ORDER counted one
+ * past it until 6.4, which made it inclusive; 6.8 renamed it.
+ */
+#if defined(MAX_PAGE_ORDER)
+#define COMPAT_MAX_PAGE_ORDER	MAX_PAGE_ORDER
+#elif LINUX_VERSION_CODE < KERNEL_VERSION(6, 4, 0)
+#define COMPAT_MAX_PAGE_ORDER	(MAX_ORDER - 1)
+#else
+#define COMPAT_MAX_PAGE_ORDER	MAX_ORDER
+#endif
+
+/*
  * Is the page at @start RAM in the firmware's memory map, as it was before
  * mem= cut it?  Only x86 keeps that map (e820) where a module can ask; the
  * allocator finds no RAM above mem= elsewhere.

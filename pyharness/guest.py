@@ -45,6 +45,7 @@ class Plan:
     pytest_args: tuple[str, ...] = ()
     layouts: tuple[tuple[str, int, int], ...] = ()  # rings measured for the report
     on_demand: tuple[str, ...] = ()  # module paths the tests load themselves
+    bench: tuple[str, ...] = ()  # instead of pytest: pyharness.benchguest's arguments
 
     def dump(self, run_dir: Path) -> Path:
         path = run_dir / PLAN
@@ -57,7 +58,10 @@ class Plan:
         modules = tuple(ModuleSpec(m["path"], tuple(m["params"])) for m in data["modules"])
         layouts = tuple((str(i), int(b), int(s)) for i, b, s in data.get("layouts", []))
         on_demand = tuple(data.get("on_demand", ()))
-        return cls(modules, tuple(data["tests"]), tuple(data["pytest_args"]), layouts, on_demand)
+        bench = tuple(data.get("bench", ()))
+        return cls(
+            modules, tuple(data["tests"]), tuple(data["pytest_args"]), layouts, on_demand, bench
+        )
 
 
 @dataclass
@@ -96,7 +100,11 @@ def run(run_dir: Path) -> int:
         op = _phase(f"insmod {spec.name}", lambda s=spec: guestkit.insmod(Path(s.path), *s.params))
         result.loads.append(asdict(op))
         print(f"guest: insmod {spec.name} {' '.join(spec.params)} -> {op.returncode}", flush=True)
-    if all(load["returncode"] == 0 for load in result.loads):
+    if all(load["returncode"] == 0 for load in result.loads) and plan.bench:
+        result.pytest_returncode, result.pytest_seconds = _phase(
+            "bench", lambda: _bench(run_dir, plan)
+        )
+    elif all(load["returncode"] == 0 for load in result.loads):
         result.pytest_returncode, result.pytest_seconds = _pytest(run_dir, plan)
         if plan.layouts:
             _phase("layout report", lambda: layoutreport.measure(list(plan.layouts), run_dir))
@@ -123,6 +131,13 @@ def _pytest(run_dir: Path, plan: Plan) -> tuple[int, float]:
     env["HYPOTHESIS_STORAGE_DIRECTORY"] = str(Path(tempfile.gettempdir()) / "hypothesis")
     start = time.monotonic()
     proc = subprocess.run(argv, env=env, check=False)
+    return proc.returncode, time.monotonic() - start
+
+
+def _bench(run_dir: Path, plan: Plan) -> tuple[int, float]:
+    argv = [sys.executable, "-m", "pyharness.benchguest", str(run_dir), *plan.bench]
+    start = time.monotonic()
+    proc = subprocess.run(argv, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}, check=False)
     return proc.returncode, time.monotonic() - start
 
 

@@ -61,7 +61,7 @@ class BuildResult:
 
 # What marks a test hook in a .ko (kmod/*/*_test.[ch]): its parameters and symbols.
 TEST_PARAMS = re.compile(r"test_\w+|inject_warn")  # knobs: test_layout_bug, test_fail_nth...
-TEST_MODULES = ("himemtest", "himemclient")  # whole modules that are test hooks
+TEST_MODULES = ("himemtest", "himemclient", "masterbench")  # whole test-only modules
 TEST_SYMBOL = re.compile(r"_test_|corrupt|master_fail")
 
 

@@ -87,6 +87,15 @@ PROFILES: dict[str, Profile] = {
             module_params=EDU_32_PARAMS,
         ),
         Profile(
+            "bench",
+            "2G",
+            EDU,
+            ("mem=1G",),
+            "q35, 2 GiB with mem=1G: the kernel's 1 GiB for rings and the fragmenter, "
+            "the rest for allocator.ko's 100 000 regions; what `invoke bench` boots",
+            tests=(),
+        ),
+        Profile(
             "partial",
             "1G",
             EDU,

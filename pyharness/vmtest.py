@@ -19,7 +19,7 @@ from .report import Report, describe_taint, read_junit
 MODULES = ("mdma", "masterdev")
 # Modules the tests load and unload themselves: the high-memory allocator,
 # its linked build, the test door and a second client.
-ON_DEMAND = ("allocator", "himemlink", "himemtest", "himemclient")
+ON_DEMAND = ("allocator", "himemlink", "himemtest", "himemclient", "masterbench")
 # A whole profile under TCG takes 8-15 min on a busy 2-core machine (the fuzz and
 # concurrency tests among it): twice that before a hung guest is given up.
 BOOT_TIMEOUT = 1800.0
@@ -39,6 +39,7 @@ class VmTestRequest:
     tests: tuple[str, ...] = ()  # default: the profile's
     pytest_args: tuple[str, ...] = ()
     show_kernel: bool = False
+    bench: tuple[str, ...] = ()  # run pyharness.benchguest with these, not pytest
 
 
 def run(request: VmTestRequest, paths: Paths) -> Report:
@@ -55,8 +56,9 @@ def run(request: VmTestRequest, paths: Paths) -> Report:
         modules,
         request.tests or profile.tests,
         request.pytest_args,
-        layoutreport.REPORT_RINGS,
+        () if request.bench else layoutreport.REPORT_RINGS,
         on_demand,
+        request.bench,
     )
     plan.dump(run_dir)
     boot_req = vm.BootRequest(
@@ -71,7 +73,7 @@ def run(request: VmTestRequest, paths: Paths) -> Report:
     )
     booted = vm.boot(boot_req)
     report = Report(kernel.release, profile.name, choice.accel, choice.reason, run_dir=str(run_dir))
-    _collect(report, booted, run_dir)
+    _collect(report, booted, run_dir, bench=bool(request.bench))
     report.layouts = layoutreport.render(run_dir)
     report.figures = figures.render(run_dir)
     _draw_maps(report, run_dir)
@@ -125,7 +127,7 @@ def _link_latest(paths: Paths, run_dir: Path) -> None:
     os.replace(temporary, latest)
 
 
-def _collect(report: Report, booted: vm.BootResult, run_dir: Path) -> None:
+def _collect(report: Report, booted: vm.BootResult, run_dir: Path, *, bench: bool) -> None:
     """Fill the report from the guest's files and the console; list every problem."""
     problems = report.problems
     if booted.timed_out:
@@ -158,7 +160,11 @@ def _collect(report: Report, booted: vm.BootResult, run_dir: Path) -> None:
     raised = kjudge.new_taint(result["taint_at_start"], result["taint_at_end"], allowed)
     if raised:
         problems.append(f"kernel taint raised: {raised}")
-    _judge_pytest(report, result["pytest_returncode"], run_dir)
+    if bench:
+        if result["pytest_returncode"] != 0:
+            report.problems.append(f"the bench failed (exit {result['pytest_returncode']})")
+    else:
+        _judge_pytest(report, result["pytest_returncode"], run_dir)
 
 
 def _judge_pytest(report: Report, returncode: int | None, run_dir: Path) -> None:

@@ -147,14 +147,29 @@ static struct genl_family allocator_nl_family __ro_after_init = {
 	.n_mcgrps = ARRAY_SIZE(allocator_nl_groups),
 };
 
-/* Counted before it is built: one the kernel cannot send is a gap too. */
+/* The payload of an event: allocator_nl_fill()'s attributes. */
+static size_t allocator_nl_event_size(const char *owner)
+{
+	return nla_total_size(sizeof(u32)) +
+	       3 * nla_total_size_64bit(sizeof(u64)) +
+	       nla_total_size(strlen(owner) + 1);
+}
+
+/*
+ * Counted before it is built: one the kernel cannot send is a gap too.
+ * Built only for a listener: every allocation and free comes here, and a
+ * message nobody reads cost more than the allocation itself (invoke bench).
+ */
 static void allocator_nl_event(u32 event, unsigned long start,
 			       unsigned long size, const char *owner, gfp_t gfp)
 {
 	u64 event_seq = atomic64_inc_return(&allocator_nl_event_seq);
-	struct sk_buff *skb = allocator_test_fail("event") ? NULL :
-			      genlmsg_new(NLMSG_GOODSIZE, gfp);
+	struct sk_buff *skb;
 
+	if (allocator_test_fail("event") ||
+	    !genl_has_listeners(&allocator_nl_family, &init_net, 0))
+		return;
+	skb = genlmsg_new(allocator_nl_event_size(owner), gfp);
 	if (!skb)
 		return;
 	if (allocator_nl_fill(skb, 0, 0, 0, MASTER_DMA_CMD_EVENT, event,

@@ -87,6 +87,10 @@ extern atomic_long_t mdma_pages_in_use;
 extern atomic_t mdma_rings;
 
 /* mdma_ring.c */
+int mdma_array_alloc(struct mdma_array *array, u64 n, size_t size);
+void mdma_array_free(struct mdma_array *array);
+int mdma_descs_alloc(struct mdma_ring *ring);
+void mdma_descs_free(struct mdma_ring *ring);
 void mdma_locate(const struct mdma_ring *ring, u64 index, u32 *page,
 		 u32 *offset, u32 *length);
 

@@ -148,8 +148,11 @@ static void mdma_nl_event(const struct mdma_ring *ring, u32 event)
 	u64 event_seq = atomic64_inc_return(&mdma_nl_event_seq);
 	struct sk_buff *skb;
 
-	skb = mdma_test_fail("event") ? NULL :
-	      genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	/* built only for a listener, as the allocator's events are */
+	if (mdma_test_fail("event") ||
+	    !genl_has_listeners(&mdma_nl_family, &init_net, 0))
+		return;
+	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	if (!skb)
 		return;
 	if (mdma_nl_fill(skb, ring, 0, 0, 0, MASTER_DMA_CMD_EVENT, event,

@@ -34,6 +34,9 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/timekeeping.h>
 
 #include "master/faults.h"
 #include "mdma_internal.h"
@@ -201,3 +204,50 @@ gfp_t mdma_test_zero(void)
 {
 	return READ_ONCE(test_dirty_pages) ? 0 : __GFP_ZERO;
 }
+
+/**
+ * mdma_test_descs() - time a ring's descriptor path on its own
+ * @dev: the device the descriptors are for
+ * @ops: descriptor format
+ * @count: descriptors, at least 1
+ * @ns: filled with the ns to allocate them ([0]) and to free them ([1])
+ *
+ * Runs the same mdma_descs_alloc() and mdma_descs_free() a ring uses (its
+ * dma_pools of MDMA_POOL_PAGES pages), without pages or mappings, so that
+ * the benchmark module can set it beside one kernel dma_pool.
+ *
+ * Context: process context; sleeps.
+ * Return: 0, -EINVAL for a count of 0, or -ENOMEM.
+ */
+int mdma_test_descs(struct device *dev, const struct mdma_desc_ops *ops,
+		    u64 count, u64 ns[2])
+{
+	struct mdma_ring *ring;
+	u64 start;
+	int ret;
+
+	if (!count)
+		return -EINVAL;
+	ring = kzalloc(sizeof(*ring), GFP_KERNEL);
+	if (!ring)
+		return -ENOMEM;
+	ring->dev = dev;
+	ring->ops = ops;
+	ring->pointers = count;
+	strscpy(ring->name, "mdma-descs", sizeof(ring->name));
+	mdma_reach_init(ring);
+	ret = mdma_array_alloc(&ring->descs, count, sizeof(struct mdma_desc_slot));
+	if (ret)
+		goto free_ring;
+	start = ktime_get_ns();
+	ret = mdma_descs_alloc(ring);
+	ns[0] = ktime_get_ns() - start;
+	start = ktime_get_ns();
+	mdma_descs_free(ring);
+	ns[1] = ktime_get_ns() - start;
+	mdma_array_free(&ring->descs);
+free_ring:
+	kfree(ring);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(mdma_test_descs);

@@ -28,6 +28,8 @@ enum mdma_leak {
 };
 
 struct dentry;
+struct device;
+struct mdma_desc_ops;
 
 #ifdef MASTERDMA_TEST
 #define MDMA_TEST_BUILD	1
@@ -38,6 +40,9 @@ bool mdma_test_fail(const char *site);
 bool mdma_test_leak(enum mdma_leak what);
 unsigned int mdma_test_dump_batch(void);
 gfp_t mdma_test_zero(void);
+/* for kmod/bench; a production build has no such symbol */
+int mdma_test_descs(struct device *dev, const struct mdma_desc_ops *ops,
+		    u64 count, u64 ns[2]);
 #else
 #define MDMA_TEST_BUILD	0
 static inline int mdma_test_layout_bug(void)

@@ -47,7 +47,7 @@ def guest_result(tmp_path: Path, **overrides: object) -> None:
 
 def collect(tmp_path: Path, console: str = "", timed_out: bool = False) -> report.Report:
     rep = report.Report("6.1.0-56-amd64", "plain", "tcg", "TCG requested")
-    vmtest._collect(rep, booted(tmp_path, console, timed_out), tmp_path)
+    vmtest._collect(rep, booted(tmp_path, console, timed_out), tmp_path, bench=False)
     return rep
 
 
@@ -104,7 +104,7 @@ def test_problems(tmp_path: Path, overrides: dict[str, object], problem: str) ->
 def test_kvm_requested_but_not_running(tmp_path: Path) -> None:
     guest_result(tmp_path)
     rep = report.Report("6.1.0-56-amd64", "plain", "kvm", "probed")
-    vmtest._collect(rep, booted(tmp_path, ""), tmp_path)
+    vmtest._collect(rep, booted(tmp_path, ""), tmp_path, bench=False)
     assert any("clocksource is hpet" in p for p in rep.problems)
 
 

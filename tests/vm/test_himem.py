@@ -640,7 +640,14 @@ def test_a_free_sent_between_allocating_and_recording_waits_for_the_record(
     freed: list[int | OSError] = []
 
     def free_meanwhile() -> None:
-        time.sleep(0.1)
+        # Wait until the allocator holds the region, which ALLOC has not
+        # recorded yet (the knob holds it 500 ms), then free it.
+        deadline = time.monotonic() + 30
+        while not any(r.owner == "himemtest" and r.start == probe.start for r in himem.regions()):
+            if time.monotonic() > deadline:
+                freed.append(TimeoutError("ALLOC never allocated"))
+                return
+            time.sleep(0.01)
         try:
             door.free(probe.start)
             freed.append(0)

@@ -40,6 +40,13 @@ struct bench_geo {
 	u64 pointers;
 };
 
+/*
+ * Every allocation of a method fails rather than wake the OOM killer: on a
+ * fragmented machine the seed's GFP_KERNEL kmalloc() of an order-3 array
+ * did (orders up to 3 retry for ever), and killed the benchmark.
+ */
+#define BENCH_GFP	(GFP_KERNEL | __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
+
 static int bench_geo(struct bench_geo *g, u32 buffers, u32 bufsize, u32 tails)
 {
 	if (buffers < 2 || !bufsize)
@@ -177,7 +184,7 @@ static int bench_seed_chain(struct bench_ring *r)
 	if (!r->pool)
 		return -ENOMEM;
 	for (; r->nr_descs < g->pointers; r->nr_descs++) {
-		r->descs[r->nr_descs] = dma_pool_alloc(r->pool, GFP_KERNEL,
+		r->descs[r->nr_descs] = dma_pool_alloc(r->pool, BENCH_GFP,
 						       &r->desc_dma[r->nr_descs]);
 		if (!r->descs[r->nr_descs])
 			return -ENOMEM;
@@ -198,17 +205,16 @@ static int bench_seed_setup(struct bench_ring *r)
 	const struct bench_geo *g = &r->geo;
 	int ret;
 
-	r->pages = kmalloc_array(g->total_pages, sizeof(*r->pages), GFP_KERNEL);
-	r->page_dma = kmalloc_array(g->total_pages, sizeof(*r->page_dma), GFP_KERNEL);
-	r->ptrs = kmalloc_array(g->pointers, sizeof(*r->ptrs), GFP_KERNEL);
-	r->descs = kmalloc_array(g->pointers, sizeof(*r->descs), GFP_KERNEL);
-	r->desc_dma = kmalloc_array(g->pointers, sizeof(*r->desc_dma), GFP_KERNEL);
+	r->pages = kmalloc_array(g->total_pages, sizeof(*r->pages), BENCH_GFP);
+	r->page_dma = kmalloc_array(g->total_pages, sizeof(*r->page_dma), BENCH_GFP);
+	r->ptrs = kmalloc_array(g->pointers, sizeof(*r->ptrs), BENCH_GFP);
+	r->descs = kmalloc_array(g->pointers, sizeof(*r->descs), BENCH_GFP);
+	r->desc_dma = kmalloc_array(g->pointers, sizeof(*r->desc_dma), BENCH_GFP);
 	ret = -ENOMEM;
 	if (!r->pages || !r->page_dma || !r->ptrs || !r->descs || !r->desc_dma)
 		goto teardown;
 	for (; r->nr_pages < g->total_pages; r->nr_pages++) {
-		r->pages[r->nr_pages] = get_zeroed_page(GFP_KERNEL | __GFP_DMA32 |
-							__GFP_NOWARN);
+		r->pages[r->nr_pages] = get_zeroed_page(BENCH_GFP | __GFP_DMA32);
 		if (!r->pages[r->nr_pages])
 			goto teardown;
 	}
@@ -235,7 +241,7 @@ static size_t bench_bytes(const struct bench_ring *r)
 static int bench_coherent_setup(struct bench_ring *r)
 {
 	r->cpu = dma_alloc_coherent(r->dev, bench_bytes(r), &r->dma,
-				    GFP_KERNEL | __GFP_NOWARN);
+				    BENCH_GFP);
 	return r->cpu ? 0 : -ENOMEM;
 }
 
@@ -250,8 +256,7 @@ static int bench_pages_setup(struct bench_ring *r)
 
 	if (order > COMPAT_MAX_PAGE_ORDER)
 		return -E2BIG;
-	r->block = alloc_pages(GFP_KERNEL | __GFP_DMA32 | __GFP_ZERO |
-			       __GFP_NOWARN, order);
+	r->block = alloc_pages(BENCH_GFP | __GFP_DMA32 | __GFP_ZERO, order);
 	return r->block ? 0 : -ENOMEM;
 }
 

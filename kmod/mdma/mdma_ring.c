@@ -217,6 +217,8 @@ static int mdma_pages_map(struct mdma_ring *ring)
  * quadratic in the ring); small pools keep it linear.
  */
 #define MDMA_POOL_PAGES	64
+/* a pool's new page, as the ring's pages: fail rather than wake the OOM killer */
+#define MDMA_DESC_GFP	(GFP_KERNEL | __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
 
 static u64 mdma_descs_per_pool(const struct mdma_ring *ring)
 {
@@ -258,8 +260,7 @@ int mdma_descs_alloc(struct mdma_ring *ring)
 			return -ENOMEM;
 		/* a device that cannot be served gets -ENOMEM, not a splat */
 		slot->cpu = mdma_test_fail("desc") ? NULL :
-			    dma_pool_zalloc(pool, GFP_KERNEL | __GFP_NOWARN,
-					    &slot->dma);
+			    dma_pool_zalloc(pool, MDMA_DESC_GFP, &slot->dma);
 		if (!slot->cpu)
 			return -ENOMEM;
 		ring->nr_descs++;

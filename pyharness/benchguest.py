@@ -108,13 +108,15 @@ with mmap.mmap(-1, size) as m:
     while True:
         for off in range(0, size, 4096):
             m[off] = (m[off] + 1) & 0xFF
-        time.sleep(0.01)
+        with mmap.mmap(-1, 16 << 20) as churn:  # allocated (and freed) as it runs
+            churn[::4096] = bytes(len(range(0, 16 << 20, 4096)))
 """
 
 
 @contextlib.contextmanager
 def memory_pressure(fraction: float) -> Iterator[None]:
-    """A process that keeps touching fraction of the free memory."""
+    """A process that keeps touching fraction of the free memory and maps,
+    fills and unmaps 16 MiB over and over while the methods run."""
     size = int(free_bytes() * fraction) // mmap.PAGESIZE * mmap.PAGESIZE
     child = subprocess.Popen([sys.executable, "-c", PRESSURE, str(size)], stdout=subprocess.PIPE)
     try:
@@ -168,18 +170,18 @@ def himem_cases(options: bench.Options, progress: Progress) -> None:
         rows: dict[str, list[dict[str, int]]] = {k: [] for k in bench.HIMEM_KINDS}
         for _ in range(options.reps):  # the kinds take turns, as the ring methods do
             for kind in bench.HIMEM_KINDS:
-                rows[kind] += command("himem", kind, live, bench.HIMEM_PAIRS, size)
+                rows[kind] += command("himem", kind, live, bench.himem_pairs(kind, live), size)
         for kind in bench.HIMEM_KINDS:
-            params = {"live": live, "pairs": bench.HIMEM_PAIRS, "size": size}
+            params = {"live": live, "pairs": bench.himem_pairs(kind, live), "size": size}
             case = bench.case_from_rows("himem", f"{live} live", kind, params, rows[kind],
                                         units={"pairs_ns": "ns", "fill_ns": "ns"})  # fmt: skip
-            progress.record(case, f"{case.median('pairs_ns') / bench.HIMEM_PAIRS:.0f} ns/pair")
+            progress.record(case, f"{case.median('pairs_ns') / params['pairs']:.0f} ns/pair")
     live = bench.HIMEM_LIVE[-2]
     both = [r for _ in range(options.reps) for r in command("himem2", live, bench.HIMEM_PAIRS)]
     params = {"live": live, "pairs": 2 * bench.HIMEM_PAIRS}
     case = bench.case_from_rows("himem2", f"{live} live", "allocator", params, both,
                                 units={"wall_ns": "ns"})  # fmt: skip
-    progress.record(case, f"{case.median('wall_ns') / params['pairs']:.0f} ns/pair, wall")
+    progress.record(case, f"{case.median('wall_ns') / params['pairs']:.0f} ns per pair (wall time)")
 
 
 def cpu_seconds() -> float:
@@ -219,12 +221,14 @@ def loopback_once(total: int) -> tuple[float, float, int]:
 
 
 def memcpy_once(total: int) -> tuple[float, float]:
+    """A memcpy of total bytes; seconds and guest CPU seconds, measured as the
+    loopback's are (/proc/stat)."""
     src, dst = bytearray(os.urandom(1 << 20)) * (total >> 20), bytearray(total)
     cs = (ctypes.c_char * total).from_buffer(src)
     cd = (ctypes.c_char * total).from_buffer(dst)
-    start, cpu = time.monotonic(), time.process_time()
+    start, cpu = time.monotonic(), cpu_seconds()
     ctypes.memmove(cd, cs, total)
-    seconds, cpu = time.monotonic() - start, time.process_time() - cpu
+    seconds, cpu = time.monotonic() - start, cpu_seconds() - cpu
     del cs, cd
     return seconds, cpu
 
@@ -242,11 +246,10 @@ def bounce_cases(options: bench.Options, progress: Progress) -> None:
     case = bench.case_from_rows("bounce", name, "loopback", {"bytes": bench.BOUNCE_BYTES}, rows,
                                 units=units)  # fmt: skip
     progress.record(case, f"{case.median('mib_s'):.0f} MiB/s")
-    if forced:
-        return
+    # the baseline of this boot, for this boot's loopback
     copies = [memcpy_once(bench.BOUNCE_BYTES) for _ in range(options.reps)]
     rows = [{"mib_s": int(mib / s), "cpu_ns_per_mib": int(c * 1e9 / mib)} for s, c in copies]
-    case = bench.case_from_rows("bounce", "memcpy", "memcpy", {"bytes": bench.BOUNCE_BYTES}, rows,
+    case = bench.case_from_rows("bounce", name, "memcpy", {"bytes": bench.BOUNCE_BYTES}, rows,
                                 units=units)  # fmt: skip
     progress.record(case, f"{case.median('mib_s'):.0f} MiB/s")
 

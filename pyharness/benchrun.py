@@ -9,6 +9,7 @@ build/bench/<stamp>/ (results.json, results.md, the PNG plots).
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import time
 from dataclasses import asdict, dataclass
@@ -23,7 +24,7 @@ from .errors import HarnessError
 from .runner import announce
 
 MAIN_GROUPS = "ring,descriptors,fragmentation,himem,bounce"
-# A default run takes about 8 min under TCG; the debug kernel is not for figures.
+# A default run takes 6-10 min under TCG; the debug kernel is not for figures.
 BENCH_TIMEOUT = 3600.0
 
 
@@ -106,10 +107,21 @@ def write_results(out: Path, meta: dict[str, Any], cases: list[bench.Case]) -> d
         "rows": [asdict(r) for r in report_rows],
     }
     files = {"json": out / "results.json", "markdown": out / "results.md"}
-    files["json"].write_text(json.dumps(data, indent=2, allow_nan=True) + "\n")
+    files["json"].write_text(json.dumps(_no_nan(data), indent=2, allow_nan=False) + "\n")
     files["markdown"].write_text(bench.markdown(meta, report_rows))
     files.update(plots(out, cases))
     return files
+
+
+def _no_nan(value: Any) -> Any:
+    """JSON has no NaN: a figure that does not exist (a method that failed) is null."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _no_nan(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_no_nan(v) for v in value]
+    return value
 
 
 def plots(out: Path, cases: list[bench.Case]) -> dict[str, Path]:

@@ -186,16 +186,24 @@ static bool bench_is_list(const struct bench_heap *h)
 	return h->ops->init == bench_list_init;
 }
 
-/* Mixed sizes: mostly one page, some two and four, never page multiples. */
-static unsigned long bench_size(u32 *seed)
+/* xorshift32: the same sequence every run */
+static u32 bench_rand(u32 *seed)
 {
-	static const u8 pages[] = { 1, 1, 1, 1, 1, 2, 2, 4 };
 	u32 x = *seed;
 
 	x ^= x << 13;
 	x ^= x >> 17;
 	x ^= x << 5;
 	*seed = x;
+	return x;
+}
+
+/* Mixed sizes: mostly one page, some two and four, never page multiples. */
+static unsigned long bench_size(u32 *seed)
+{
+	static const u8 pages[] = { 1, 1, 1, 1, 1, 2, 2, 4 };
+	u32 x = bench_rand(seed);
+
 	return pages[x % ARRAY_SIZE(pages)] * PAGE_SIZE - (x >> 8) % (PAGE_SIZE / 2);
 }
 
@@ -265,7 +273,7 @@ static u32 bench_pairs(struct bench_heap *h, struct bench_slot *slots, u32 live,
 	u32 i, j, failed = 0;
 
 	for (i = 0; i < pairs; i++) {
-		j = bench_size(seed) % live;
+		j = bench_rand(seed) % live;	/* any live region, uniformly */
 		if (slots[j].address)
 			h->ops->free(h, slots[j].address, slots[j].bytes);
 		slots[j].bytes = bench_size(seed);
@@ -341,8 +349,8 @@ static int bench_thread_fn(void *data)
 	start = ktime_get_ns();
 	t->failed = bench_pairs(t->heap, t->slots, t->live, t->pairs, &t->seed);
 	t->ns = ktime_get_ns() - start;
-	complete(&t->done);
-	return 0;
+	/* never return through this module's text: rmmod may follow at once */
+	kthread_complete_and_exit(&t->done, 0);
 }
 
 /* Two threads, each with LIVE / 2 regions of its own, pairs at once. */

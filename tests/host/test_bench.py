@@ -93,9 +93,15 @@ def test_results_are_written_with_their_meta_a_table_and_plots(tmp_path: Path) -
             units={"pairs_ns": "ns"},
         ),
     ]  # fmt: skip
+    cases.append(bench.case_from_rows("ring", "1000x9588 packed", "coherent", {}, [{"error": -12}],
+                                      units={"setup_ns": "ns"}))  # fmt: skip
     meta = {"kernel": "6.1.0-57-amd64", "accelerator": "tcg", "profile": "bench", "commit": "abc"}
     files = benchrun.write_results(tmp_path, meta, cases)
-    data = json.loads(files["json"].read_text())
+
+    def strict(constant: str) -> None:
+        raise ValueError(f"{constant} is not JSON")
+
+    data = json.loads(files["json"].read_text(), parse_constant=strict)  # a failed method: null
     assert {k: data[k] for k in meta} == meta
     assert data["cases"][0]["figures"]["setup_ns"]["reps"] == [100.0]
     table = files["markdown"].read_text()

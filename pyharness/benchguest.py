@@ -108,15 +108,16 @@ with mmap.mmap(-1, size) as m:
     while True:
         for off in range(0, size, 4096):
             m[off] = (m[off] + 1) & 0xFF
-        with mmap.mmap(-1, 16 << 20) as churn:  # allocated (and freed) as it runs
-            churn[::4096] = bytes(len(range(0, 16 << 20, 4096)))
+        time.sleep(0.01)
 """
 
 
 @contextlib.contextmanager
 def memory_pressure(fraction: float) -> Iterator[None]:
-    """A process that keeps touching fraction of the free memory and maps,
-    fills and unmaps 16 MiB over and over while the methods run."""
+    """A process that keeps touching fraction of the free memory, locked in
+    before the fragmenter starts.  It allocates nothing while the methods
+    run: a process that did was killed by the OOM killer once a method's
+    ring reached MemAvailable (user memory cannot fail instead)."""
     size = int(free_bytes() * fraction) // mmap.PAGESIZE * mmap.PAGESIZE
     child = subprocess.Popen([sys.executable, "-c", PRESSURE, str(size)], stdout=subprocess.PIPE)
     try:

@@ -194,16 +194,20 @@ FRESH = [("asitx0", 1000, 9588), ("sditx0", 300, 9588)]
 
 
 def fresh_rings_after_dirtying() -> list[tuple[str, bytes]]:
-    """What fresh rings show after their zone's free memory was dirtied; the
-    test fails if the dirtying could not reach that zone."""
+    """What fresh rings show, each right after its zone's free memory was
+    dirtied (the first ring takes most of the dirty pages a single dirtying
+    leaves: seen on 6.12, where the second ring read 90% zero); the test
+    fails if the dirtying could not reach that zone."""
     zones = {ring_zone(iface) for iface, _, _ in FRESH}
     assert len(zones) == 1, zones  # both pairs are on one device
     zone = zones.pop()
-    dirtied = dirty_zone(zone)
-    figures.record(f"free memory dirtied to reach {zone}", dirtied["filled"] >> 20, "MiB")
-    assert dirtied["peak"] <= dirtied["before"] // 2, f"dirtying did not reach {zone}: {dirtied}"
     seen = []
     for iface, buffers, bufsize in FRESH:
+        dirtied = dirty_zone(zone)
+        figures.record(f"free memory dirtied to reach {zone}", dirtied["filled"] >> 20, "MiB")
+        assert dirtied["peak"] <= dirtied["before"] // 2, (
+            f"dirtying did not reach {zone}: {dirtied}"
+        )
         md.set_geometry(iface, buffers, bufsize)
         with md.opened(iface, os.O_RDWR | os.O_NONBLOCK) as fd:
             seen.append((iface, ring_bytes(iface, fd, buffers, bufsize)))

@@ -232,8 +232,11 @@ def test_the_fresh_ring_check_catches_a_ring_that_keeps_earlier_data() -> None:
         seen = fresh_rings_after_dirtying()
     finally:
         md.write_attr(KNOB, "0")
+    # The check above fails at one nonzero byte; a ring keeping earlier data
+    # shows many pages of it (which free pages a ring takes is the page
+    # allocator's choice: 23% to 97% of the bytes were dirty, by kernel).
     for iface, data in seen:
-        assert nonzero(data) > len(data) // 4, f"{iface}: only {nonzero(data)} of {len(data)} dirty"
+        assert nonzero(data) > len(data) // 100, f"{iface}: only {nonzero(data)} of {len(data)}"
 
 
 USERNS_CHILD = """

@@ -13,7 +13,7 @@ import json
 import os
 import platform
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Paths
@@ -114,7 +114,3 @@ def _load(cache: Path) -> dict[str, dict[str, str]]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def describe(choice: Choice) -> dict[str, object]:
-    return asdict(choice)

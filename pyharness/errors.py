@@ -34,9 +34,5 @@ class BuildError(HarnessError):
         super().__init__(message)
 
 
-class BootError(HarnessError):
-    """The VM did not boot, timed out, or produced no result."""
-
-
 class LintError(HarnessError):
     """A linter reported problems."""

@@ -4,7 +4,8 @@ A freshly booted guest's free pages are zero anyway, so a ring allocated
 without zeroing would pass every other test: each check here dirties the
 memory first.  A ring's pages are filled and the ring closed (they go back to
 the free lists dirty, and the next ring of that size takes most of them
-again); free memory is filled by a process that then exits.  The test
+again); free memory is filled by a process that then exits, and by another
+device's ring.  The test
 build's test_dirty_pages (ring pages without __GFP_ZERO) shows the checks
 catching a ring that keeps earlier data; it runs where the kernel does not
 zero every allocation itself (init_on_alloc=0, the upstream default, as the
@@ -93,6 +94,11 @@ def nonzero(data: bytes) -> int:
     return len(data) - data.count(0)
 
 
+def percent(data: bytes) -> float:
+    """The share of nonzero bytes, in percent, for the run's figures."""
+    return round(100 * nonzero(data) / len(data), 1)
+
+
 @pytest.mark.parametrize(("iface", "buffers", "bufsize"), RINGS, ids=IDS)
 def test_a_ring_reopened_after_one_was_dirtied_reads_as_zero(
     iface: str, buffers: int, bufsize: int
@@ -120,13 +126,18 @@ def test_the_zero_check_catches_a_ring_that_keeps_earlier_data(
     iface: str, buffers: int, bufsize: int
 ) -> None:
     """With test_dirty_pages the reopened ring shows the closed ring's bytes:
-    the check above would fail."""
+    the check above, which fails at one nonzero byte, would fail.  More than
+    1% of the bytes, so not one stray page: the reopened ring takes most of
+    the closed one's pages on Debian's kernels (over half of its bytes), fewer
+    on the debug kernel, whose debugging keeps pages back (7% for the
+    own-page ring)."""
     md.write_attr(KNOB, "1")
     try:
         seen = reopened_after_dirtying(iface, buffers, bufsize)
     finally:
         md.write_attr(KNOB, "0")
-    assert nonzero(seen) > len(seen) // 2, f"only {nonzero(seen)} of {len(seen)} bytes dirty"
+    figures.record(f"reopened {iface} without zeroing: dirty", percent(seen), "%")
+    assert nonzero(seen) > len(seen) // 100, f"only {nonzero(seen)} of {len(seen)} bytes dirty"
 
 
 DIRTIER = """
@@ -191,13 +202,32 @@ def ring_zone(iface: str) -> str:
 
 
 FRESH = [("asitx0", 1000, 9588), ("sditx0", 300, 9588)]
+# Another device's ring of 13 600 pages, four times both fresh rings (2500 and
+# 900 pages), of whole pages (8192-byte buffers, no tails): every byte written.
+OTHER_RING = ("asirx0", 6800, 8192)
+
+
+def dirty_another_ring() -> None:
+    """Fill a ring of another interface with DIRTY and close it: its pages go
+    back to the free lists the fresh ring takes from, as another device's data
+    would."""
+    iface, buffers, bufsize = OTHER_RING
+    md.set_geometry(iface, buffers, bufsize)
+    with md.opened(iface, os.O_RDWR | os.O_NONBLOCK), ring_data(iface) as data:
+        assert os.pwrite(data, bytes([DIRTY]) * buffers * bufsize, 0) == buffers * bufsize
 
 
 def fresh_rings_after_dirtying() -> list[tuple[str, bytes]]:
-    """What fresh rings show, each right after its zone's free memory was
-    dirtied (the first ring takes most of the dirty pages a single dirtying
-    leaves: seen on 6.12, where the second ring read 90% zero); the test
-    fails if the dirtying could not reach that zone."""
+    """What fresh rings show, each right after free memory was dirtied twice:
+    by another process's pipes down to a fifth of the ring zone's free pages,
+    then by another device's ring.  Both, because which free pages a ring takes
+    is the page allocator's choice: in a whole suite's run a ring after the
+    pipes alone read 99.85% zero with test_dirty_pages set (and 3% in a
+    fresh boot), so the pipes' pages are not always the ones a ring takes next,
+    while a closed ring's are (100%, both cases); the pipes stay because they
+    are what a secret in another process looks like.  Each ring has its own
+    dirtying (the first ring takes most of what one leaves: seen on 6.12); the
+    test fails if the pipes could not reach the ring zone."""
     zones = {ring_zone(iface) for iface, _, _ in FRESH}
     assert len(zones) == 1, zones  # both pairs are on one device
     zone = zones.pop()
@@ -208,6 +238,7 @@ def fresh_rings_after_dirtying() -> list[tuple[str, bytes]]:
         assert dirtied["peak"] <= dirtied["before"] // 2, (
             f"dirtying did not reach {zone}: {dirtied}"
         )
+        dirty_another_ring()
         md.set_geometry(iface, buffers, bufsize)
         with md.opened(iface, os.O_RDWR | os.O_NONBLOCK) as fd:
             seen.append((iface, ring_bytes(iface, fd, buffers, bufsize)))
@@ -233,9 +264,9 @@ def test_the_fresh_ring_check_catches_a_ring_that_keeps_earlier_data() -> None:
     finally:
         md.write_attr(KNOB, "0")
     # The check above fails at one nonzero byte; a ring keeping earlier data
-    # shows many pages of it (which free pages a ring takes is the page
-    # allocator's choice: 23% to 97% of the bytes were dirty, by kernel).
+    # shows many pages of it, more than one stray page of it.
     for iface, data in seen:
+        figures.record(f"fresh {iface} without zeroing: dirty", percent(data), "%")
         assert nonzero(data) > len(data) // 100, f"{iface}: only {nonzero(data)} of {len(data)}"
 
 

@@ -1,7 +1,8 @@
 """Linters: ruff and mypy on Python; checkpatch --strict and sparse on C.
 
-checkpatch.pl and kernel-doc come from Debian's linux-source package,
-downloaded once (apt-get download, no root) and cached beside the kernels.
+checkpatch.pl and kernel-doc (and kunit.py for the results tests) come from
+Debian's linux-source package, downloaded once (apt-get download, no root)
+and cached beside the kernels.
 """
 
 from __future__ import annotations
@@ -17,17 +18,29 @@ from .errors import CommandError, LintError
 from .runner import announce, run
 
 SOURCE_PACKAGE = debugkernel.SOURCE_PACKAGE
-SCRIPTS = ("checkpatch.pl", "spelling.txt", "const_structs.checkpatch", "kernel-doc")
+# What we use of the kernel's source, by directory: the linters, and kunit.py,
+# whose parser reads our KTAP files (tests/host/test_results.py).
+SOURCE_FILES = {
+    "scripts": ("checkpatch.pl", "spelling.txt", "const_structs.checkpatch", "kernel-doc"),
+    "tools/testing/kunit": (
+        "kunit.py",
+        "kunit_config.py",
+        "kunit_json.py",
+        "kunit_kernel.py",
+        "kunit_parser.py",
+        "kunit_printer.py",
+        "qemu_config.py",
+    ),
+}
 
 
-def kernel_scripts(paths: Paths) -> Path:
-    """The directory holding checkpatch.pl and kernel-doc, fetched if needed.
-
-    From the debug kernel's source tarball when that is cached; else the
-    package is downloaded and only the scripts are kept.
-    """
-    dest = paths.cache / "tools" / SOURCE_PACKAGE / "scripts"
-    if all((dest / name).exists() for name in SCRIPTS):
+def kernel_source(paths: Paths) -> Path:
+    """A directory holding SOURCE_FILES at their places in the kernel tree,
+    fetched if needed: from the debug kernel's source tarball when that is
+    cached, else from the downloaded package, of which only they are kept."""
+    dest = paths.cache / "tools" / SOURCE_PACKAGE
+    wanted = [f"{d}/{name}" for d, names in SOURCE_FILES.items() for name in names]
+    if all((dest / name).exists() for name in wanted):
         return dest
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
@@ -36,15 +49,26 @@ def kernel_scripts(paths: Paths) -> Path:
         if kept:
             tarball = kept[0]
         else:
-            announce(f"fetching checkpatch, kernel-doc from {SOURCE_PACKAGE} (about 140 MB, once)")
+            announce(f"fetching checkpatch, kernel-doc, kunit.py from {SOURCE_PACKAGE} "
+                     "(about 140 MB, once)")  # fmt: skip
             tarball = debugkernel.download_source(SOURCE_PACKAGE, work)
         top = tarball.name.split(".tar")[0]
-        members = [f"{top}/scripts/{name}" for name in SCRIPTS]
-        announce(f"extracting {', '.join(SCRIPTS)}")
-        run(["tar", "-xf", tarball, "-C", work, *members], echo=False)
-        for name in SCRIPTS:
-            os.replace(work / top / "scripts" / name, dest / name)
+        announce(f"extracting {', '.join(wanted)}")
+        run(["tar", "-xf", tarball, "-C", work, *(f"{top}/{name}" for name in wanted)], echo=False)
+        for name in wanted:
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(work / top / name, dest / name)
     return dest
+
+
+def kernel_scripts(paths: Paths) -> Path:
+    """The kernel's scripts/ directory with checkpatch.pl and kernel-doc."""
+    return kernel_source(paths) / "scripts"
+
+
+def kunit_tool(paths: Paths) -> Path:
+    """The kernel's tools/testing/kunit/kunit.py (its `parse` reads KTAP)."""
+    return kernel_source(paths) / "tools/testing/kunit/kunit.py"
 
 
 def c_sources(paths: Paths) -> list[Path]:

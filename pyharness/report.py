@@ -59,6 +59,7 @@ class Report:
     layouts: str = ""  # the layout report, when rings were measured
     figures: str = ""  # figures to watch, measured by the tests
     maps: list[str] = field(default_factory=list)  # PNG page maps, relative to run_dir
+    results: list[str] = field(default_factory=list)  # JUnit, KTAP, KCIDB, relative to run_dir
 
     @property
     def ok(self) -> bool:
@@ -81,6 +82,7 @@ class Report:
             ("taint", self.taint or "none"),
             ("result", "PASS" if self.ok else "FAIL: " + "; ".join(self.problems)),
             ("logs", self.run_dir),
+            ("results", ", ".join(self.results) or "none"),
         ]
 
     def text(self) -> str:

@@ -7,6 +7,7 @@ whole process group (vng starts qemu, qemu must not outlive it).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -15,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -79,7 +80,8 @@ def run(
     start = time.monotonic()
     if inherit:
         proc = subprocess.Popen(args, cwd=cwd, env=full_env, start_new_session=True)
-        returncode = _wait(proc, timeout)
+        with _group_dies_on_interrupt(proc):
+            returncode = _wait(proc, timeout)
         return _finish(args, returncode, "", start, check)
     proc = subprocess.Popen(
         args,
@@ -92,9 +94,10 @@ def run(
     )
     chunks: list[str] = []
     reader = threading.Thread(target=_pump, args=(proc, chunks, log, echo), daemon=True)
-    reader.start()
-    returncode = _wait(proc, timeout)
-    reader.join()
+    with _group_dies_on_interrupt(proc):
+        reader.start()
+        returncode = _wait(proc, timeout)
+        reader.join()
     return _finish(args, returncode, "".join(chunks), start, check)
 
 
@@ -122,15 +125,24 @@ def _pump(
             logf.close()
 
 
+@contextlib.contextmanager
+def _group_dies_on_interrupt(proc: subprocess.Popen[bytes]) -> Iterator[None]:
+    """Ctrl-C or SIGTERM (tasks.py raises KeyboardInterrupt for it) anywhere
+    after the spawn, not only inside wait(), kills the command's group: the
+    signal can land while the reader thread starts (seen under load)."""
+    try:
+        yield
+    except BaseException:
+        _kill_group(proc)
+        raise
+
+
 def _wait(proc: subprocess.Popen[bytes], timeout: float | None) -> int | None:
     try:
         return proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_group(proc)
         return None
-    except KeyboardInterrupt:
-        _kill_group(proc)
-        raise
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import shutil
@@ -10,7 +11,20 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import accel, figures, kbuild, kernels, kjudge, layoutreport, pagemap, profiles, uapi, vm
+from . import (
+    accel,
+    figures,
+    kbuild,
+    kcidb,
+    kernels,
+    kjudge,
+    ktap,
+    layoutreport,
+    pagemap,
+    profiles,
+    uapi,
+    vm,
+)
 from .config import Paths
 from .guest import RESULT, ModuleSpec, Plan
 from .report import Report, describe_taint, read_junit
@@ -45,6 +59,7 @@ class VmTestRequest:
 def run(request: VmTestRequest, paths: Paths) -> Report:
     """Run the whole pipeline; the Report says PASS or why not, and is saved."""
     start = time.monotonic()
+    started = kcidb.now()
     profile = profiles.get(request.profile)
     kernel = kernels.resolve(request.kernel, paths)
     built = kbuild.build(kernel, paths)
@@ -74,6 +89,8 @@ def run(request: VmTestRequest, paths: Paths) -> Report:
     booted = vm.boot(boot_req)
     report = Report(kernel.release, profile.name, choice.accel, choice.reason, run_dir=str(run_dir))
     _collect(report, booted, run_dir, bench=bool(request.bench))
+    if not request.bench:
+        _results_files(report, paths, run_dir, started, time.monotonic() - start)
     report.layouts = layoutreport.render(run_dir)
     report.figures = figures.render(run_dir)
     _draw_maps(report, run_dir)
@@ -81,6 +98,26 @@ def run(request: VmTestRequest, paths: Paths) -> Report:
     report.save(run_dir)
     _link_latest(paths, run_dir)
     return report
+
+
+def _results_files(
+    report: Report, paths: Paths, run_dir: Path, started: datetime.datetime, seconds: float
+) -> None:
+    """Beside junit.xml, the same results for CI systems: KTAP (kunit.py
+    parse reads it) and a KCIDB report (KernelCI), named in the report."""
+    kernel_log = [report.kernel_log] if report.kernel_log.startswith("FAIL") else []
+    if ktap.write(run_dir, kernel_log) is None:
+        return
+    commit, dirty = kcidb.checkout(paths.root)
+    run = kcidb.Run(
+        commit, dirty, report.kernel, report.profile, report.accel, run_dir, started, seconds,
+        booted=(run_dir / RESULT).exists(), kernel_log_problems=tuple(kernel_log),
+    )  # fmt: skip
+    try:
+        kcidb.write(run, ktap.from_junit(run_dir / "junit.xml"))
+    except ValueError as err:  # jsonschema's ValidationError is one
+        report.problems.append(f"the KCIDB report does not validate: {err}")
+    report.results = ["junit.xml", ktap.FILE_NAME, kcidb.FILE_NAME]
 
 
 def _draw_maps(report: Report, run_dir: Path) -> None:

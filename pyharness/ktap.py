@@ -1,0 +1,133 @@
+"""A VM run's results as KTAP, the kernel's test output format.
+
+The source is the guest's JUnit file (pytest's --junitxml): one top-level
+test per test file, a subtest per test function, and below a parametrised
+function a subtest per parameter set; a last top-level test, ``kernel_log``,
+is the harness's verdict on the kernel log (oops, BUG, WARNING, KASAN...).
+The format is Documentation/dev-tools/ktap.rst (KTAP version 1), as the
+kernel's ``tools/testing/kunit/kunit.py parse`` reads it.  Pure: no guest
+dependency, no I/O but the files named.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+INDENT = "    "
+FILE_NAME = "results.ktap"
+
+
+@dataclass
+class Case:
+    """One test and its outcome: ``ok``, ``not ok`` or ``skip``, with the
+    first line of the failure or skip message."""
+
+    name: str
+    outcome: str = "ok"
+    message: str = ""
+    children: list[Case] = field(default_factory=list)
+    seconds: float = 0.0  # how long it ran, as JUnit says
+
+    def walk(self, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Case]]:
+        """Every leaf with the names from the top down to it."""
+        here = (*prefix, self.name)
+        if not self.children:
+            return [(here, self)]
+        return [pair for child in self.children for pair in child.walk(here)]
+
+
+def _clean(text: str) -> str:
+    """One line, without the ``#`` that would start a KTAP directive."""
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return first.replace("#", "").strip()
+
+
+def _outcome(case: ET.Element) -> tuple[str, str]:
+    for tag in ("failure", "error"):
+        found = case.find(tag)
+        if found is not None:
+            return "not ok", _clean(found.get("message") or found.text or tag)
+    skipped = case.find("skipped")
+    if skipped is not None:
+        return "skip", _clean(skipped.get("message") or "skipped")
+    return "ok", ""
+
+
+def _grouped(name: str, outcome: str, message: str, children: list[Case]) -> Case:
+    """A group is not ok if a child is, skipped if every child is."""
+    if any(c.outcome == "not ok" for c in children):
+        outcome = "not ok"
+    elif children and all(c.outcome == "skip" for c in children):
+        outcome = "skip"
+        reasons = {c.message for c in children}
+        message = reasons.pop() if len(reasons) == 1 else "every subtest skipped"
+    return Case(name, outcome, message, children)
+
+
+def from_junit(path: Path) -> list[Case]:
+    """The test files of a JUnit file, in run order, as KTAP cases.
+
+    ``tests.vm.test_rings`` / ``test_ring[sditx0-3x4095]`` becomes the case
+    ``test_rings``, subtest ``test_ring``, subtest ``sditx0-3x4095``.
+    """
+    files: dict[str, dict[str, list[Case]]] = {}
+    for element in ET.parse(path).getroot().iter("testcase"):
+        module = (element.get("classname") or "unknown").rsplit(".", 1)[-1]
+        name = element.get("name") or "unnamed"
+        function, _, params = name.partition("[")
+        outcome, message = _outcome(element)
+        case = Case(params[:-1] if params else function, outcome, message)
+        case.seconds = float(element.get("time") or 0)
+        files.setdefault(module, {}).setdefault(function, []).append(case)
+    cases = []
+    for module, functions in files.items():
+        children = []
+        for function, runs in functions.items():
+            if len(runs) == 1 and runs[0].name == function:
+                children.append(runs[0])
+            else:
+                children.append(_grouped(function, "ok", "", runs))
+        cases.append(_grouped(module, "ok", "", children))
+    return cases
+
+
+def render(cases: list[Case]) -> str:
+    """KTAP version 1 text of the cases, subtests indented four spaces."""
+    lines: list[str] = ["KTAP version 1"]
+
+    def emit(group: list[Case], depth: int, name: str = "") -> None:
+        pad = INDENT * depth
+        if depth:
+            lines.extend((f"{pad}KTAP version 1", f"{pad}# Subtest: {name}"))
+        lines.append(f"{pad}1..{len(group)}")
+        for number, case in enumerate(group, 1):
+            if case.children:
+                emit(case.children, depth + 1, case.name)
+            if case.message and case.outcome == "not ok":
+                lines.append(f"{pad}# {case.name}: {case.message}")
+            status = "not ok" if case.outcome == "not ok" else "ok"
+            skip = f" # SKIP {case.message}".rstrip() if case.outcome == "skip" else ""
+            lines.append(f"{pad}{status} {number} {case.name}{skip}")
+
+    emit(cases, 0)
+    return "\n".join(lines) + "\n"
+
+
+def kernel_log_case(problems: list[str]) -> Case:
+    """The kernel log's verdict as its own test: not ok with its reports."""
+    if not problems:
+        return Case("kernel_log")
+    return Case("kernel_log", "not ok", _clean("; ".join(problems)))
+
+
+def write(run_dir: Path, kernel_log_problems: list[str]) -> Path | None:
+    """run_dir/results.ktap from run_dir/junit.xml and the kernel log's
+    verdict; None when the guest wrote no JUnit file."""
+    junit = run_dir / "junit.xml"
+    if not junit.exists():
+        return None
+    out = run_dir / FILE_NAME
+    out.write_text(render([*from_junit(junit), kernel_log_case(kernel_log_problems)]))
+    return out

@@ -1,0 +1,141 @@
+"""The results CI systems read: KTAP that the kernel's kunit.py parses with the
+counts JUnit gives, and a KCIDB report that kcidb-io's schema accepts.
+
+The JUnit file is pytest's own, from a small suite run here with a pass, a
+failure, an error in a fixture, a skip and parametrised cases.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pyharness import kcidb, ktap, lint
+from pyharness.config import Paths
+from pyharness.report import read_junit
+
+SUITE = """
+import pytest
+
+@pytest.fixture
+def broken():
+    raise RuntimeError("a fixture # that fails")
+
+def test_passes():
+    pass
+
+def test_fails():
+    assert 1 == 2, "one is not two"
+
+def test_errors(broken):
+    pass
+
+def test_skips():
+    pytest.skip("needs the himem profile")
+
+@pytest.mark.parametrize("ring", ["asitx0-1000x9588", "sdirx0-12x5000", "x.y/z"])
+def test_ring(ring):
+    assert ring != "sdirx0-12x5000"
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_all_skipped(n):
+    pytest.skip("no IOMMU")
+"""
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run directory with the JUnit file of SUITE and a console log."""
+    here = tmp_path_factory.mktemp("run")
+    (here / "tests").mkdir()
+    (here / "tests" / "test_sample.py").write_text(SUITE)
+    (here / "console.log").write_text("[    0.000000] Linux version 6.1.0\n")
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests",
+         f"--junitxml={here / 'junit.xml'}"],
+        cwd=here, capture_output=True, check=False,
+    )  # fmt: skip
+    return here
+
+
+def summary(output: str) -> dict[str, int]:
+    """kunit.py's last line: "Ran N tests: passed: P, failed: F, skipped: S[, errors: E]"."""
+    found = re.search(r"Ran (\d+) tests?: (.*)", output)
+    assert found, output
+    counts = {"ran": int(found[1])}
+    counts |= {k: int(v) for k, v in re.findall(r"(\w+): (\d+)", found[2])}
+    return counts
+
+
+def test_ktap_nests_functions_and_parameters(run_dir: Path) -> None:
+    text = ktap.render([*ktap.from_junit(run_dir / "junit.xml"), ktap.kernel_log_case([])])
+    assert text.startswith("KTAP version 1\n1..2\n")
+    assert "    # Subtest: test_sample\n" in text
+    assert "        # Subtest: test_ring\n" in text
+    assert "        not ok 2 sdirx0-12x5000\n" in text
+    assert "    not ok 5 test_ring\n" in text
+    assert "    ok 6 test_all_skipped # SKIP no IOMMU\n" in text
+    assert "    ok 4 test_skips # SKIP needs the himem profile\n" in text
+    assert "not ok 1 test_sample\nok 2 kernel_log\n" in text
+    assert "#  that fails" not in text and "a fixture  that fails" in text
+
+
+def test_kunit_parse_reads_our_ktap_with_the_counts_of_junit(run_dir: Path) -> None:
+    """The kernel's own KTAP parser (tools/testing/kunit from linux-source-6.1)."""
+    paths = Paths.default()
+    out = ktap.write(run_dir, ["FAIL: oops"])
+    assert out is not None
+    done = subprocess.run(
+        [sys.executable, lint.kunit_tool(paths), "parse", str(out)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert "[ERROR]" not in done.stdout, done.stdout
+    junit = read_junit(run_dir / "junit.xml")
+    assert junit is not None
+    got = summary(done.stdout)
+    assert got.get("errors", 0) == 0, done.stdout
+    # kunit.py counts the leaves; the kernel log's verdict is one more, failed here
+    assert got["ran"] == junit.total + 1
+    assert got["failed"] == junit.failed + junit.errors + 1
+    assert got["skipped"] == junit.skipped
+    assert got["passed"] == junit.passed
+    assert done.returncode == 1  # failures, parsed
+
+
+def kcidb_report(run_dir: Path) -> dict[str, object]:
+    run = kcidb.Run(
+        "0123456789abcdef0123456789abcdef01234567", False, "6.1.0-57-amd64", "plain", "tcg",
+        run_dir, datetime.datetime(2026, 12, 1, tzinfo=datetime.UTC), 212.5, booted=True,
+    )  # fmt: skip
+    return kcidb.report(run, ktap.from_junit(run_dir / "junit.xml"))
+
+
+def test_the_kcidb_report_validates_and_has_one_test_per_guest_test(run_dir: Path) -> None:
+    data = kcidb_report(run_dir)
+    kcidb.validate(data)
+    tests = data["tests"]
+    assert isinstance(tests, list)
+    junit = read_junit(run_dir / "junit.xml")
+    assert junit is not None
+    assert len(tests) == junit.total + 2  # and the boot and the kernel log
+    by_path = {t["path"]: t for t in tests}
+    assert by_path["masterdma.test_sample.test_ring.x_y_z"]["status"] == "PASS"
+    assert by_path["masterdma.test_sample.test_ring.sdirx0-12x5000"]["status"] == "FAIL"
+    assert by_path["masterdma.test_sample.test_skips"]["status"] == "SKIP"
+    assert by_path["masterdma.kernel_log"]["status"] == "PASS"
+    boot = by_path["masterdma.boot"]
+    assert [f["name"] for f in boot["output_files"]] == ["console.log"]
+    assert boot["output_files"][0]["url"].startswith("file:///")
+    assert {t["build_id"] for t in tests} == {data["builds"][0]["id"]}  # type: ignore[index]
+
+
+def test_an_invalid_kcidb_report_is_refused(run_dir: Path) -> None:
+    data = kcidb_report(run_dir)
+    data["tests"][0]["status"] = "GREEN"  # type: ignore[index]
+    with pytest.raises(ValueError, match="GREEN"):
+        kcidb.validate(data)

@@ -23,6 +23,7 @@ from pyharness import (
     kbuild,
     kernels,
     lanes,
+    lava,
     lint,
     profiles,
     uapi,
@@ -255,6 +256,7 @@ def _lint(kernel: str) -> None:
     lint.kernel_doc(PATHS)
     lint.sparse(PATHS, kernel)
     lint.production(PATHS, kernel)
+    lint.ci_files(PATHS)
 
 
 @_task(help={"kernel": "kernel whose headers sparse uses: " + KERNEL_HELP})
@@ -409,6 +411,38 @@ def bench_(
         print(f"{name:<12} {path}")
 
 
+@_task(
+    help={
+        "base_url": "URL the lab downloads build/lava/ from (kernels, modules, suites)",
+        "rootfs": "URL of a Debian rootfs image with python3-pytest, -cffi, -pyroute2, -hypothesis",
+        "kernel": "comma-separated kernels (default " + MATRIX_KERNELS + ")",
+        "profile": "comma-separated profiles (default: every one that runs tests)",
+    }
+)
+def lava_(
+    c: Context,
+    base_url: str = "",
+    rootfs: str = "",
+    kernel: str = MATRIX_KERNELS,
+    profile: str = "",
+) -> None:
+    """LAVA jobs (tuxlava, QEMU) per kernel and profile, and the files they name, in build/lava/."""
+    if not base_url.startswith(("http://", "https://")) or not rootfs.startswith(
+        ("http://", "https://")
+    ):
+        raise Exit("error: give --base-url and --rootfs as http(s) URLs", code=2)
+    default = ",".join(name for name, p in profiles.PROFILES.items() if p.tests)
+    names = _list(
+        "--profile", profile or default, lambda p: _choice("--profile", p, default.split(","))
+    )
+    specs = _list("--kernel", kernel, _kernel)
+    with _harness_errors():
+        jobs = lava.prepare(PATHS, specs, names, lava.Urls(base_url.rstrip("/"), rootfs))
+    announce(f"{len(jobs)} LAVA jobs; serve {PATHS.build / 'lava'} at {base_url}")
+    for job in jobs:
+        print(job)
+
+
 @_task(help={"cache": "also remove the kernel and tool cache (" + str(PATHS.cache) + ")"})
 def clean(c: Context, cache: bool = False) -> None:
     """Remove build/ (objects, run logs, reports); with --cache, the downloads too."""
@@ -427,6 +461,7 @@ def _terminated(signum: int, frame: object) -> None:
 signal.signal(signal.SIGTERM, _terminated)
 
 ns = Collection(setup, kernel, build, vm_test, test, clean)
+ns.add_task(lava_, name="lava")
 ns.add_task(lint_, name="lint")
 ns.add_task(bench_, name="bench")
 ns.configure({"run": {"echo": True}})

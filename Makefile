@@ -8,6 +8,13 @@
 #                   built from linux-source-6.1 on first use (about 15-20 min), in the
 #                   plain, iommu and himem profiles
 #   make lint       bootstrap, then ruff, mypy, checkpatch, kernel-doc, sparse
+#   make install    build the production modules against KDIR (default: the running
+#                   kernel's headers) and install them into /lib/modules/<release>/updates,
+#                   then depmod (INSTALL_MOD_PATH=/staging for another root)
+#   make uninstall  remove them again, then depmod
+#   make dkms-install  register the production modules with DKMS (/usr/src/masterdma-<version>)
+#                   and build and install them for KREL (default: the running kernel)
+#   make dkms-remove   remove them from DKMS for every kernel, and the copy in /usr/src
 #   make clean      remove the module objects (kmod/, build/<release>/); the run logs in
 #                   build/runs stay (.venv/bin/invoke clean removes all of build/)
 #
@@ -22,6 +29,28 @@ all: modules
 
 modules:
 	$(MAKE) -C $(ROOT)/kmod
+
+# What users install is a production build, whatever the environment says.
+install uninstall:
+	$(MAKE) -C $(ROOT)/kmod MASTERDMA_TEST= $@
+
+VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' $(ROOT)/dkms.conf)
+DKMS_SRC := /usr/src/masterdma-$(VERSION)
+KREL ?= $(shell uname -r)
+DKMS_FLAGS ?=
+
+# The copy DKMS builds from: dkms.conf and kmod/'s sources, no build products.
+dkms-install:
+	rm -rf $(DKMS_SRC)
+	mkdir -p $(DKMS_SRC)
+	cp -r $(ROOT)/dkms.conf $(ROOT)/kmod $(DKMS_SRC)/
+	$(MAKE) -C $(DKMS_SRC)/kmod KDIR=/nonexistent clean >/dev/null
+	dkms add $(DKMS_FLAGS) $(DKMS_SRC)
+	dkms install $(DKMS_FLAGS) masterdma/$(VERSION) -k $(KREL)
+
+dkms-remove:
+	dkms remove $(DKMS_FLAGS) masterdma/$(VERSION) --all || true
+	rm -rf $(DKMS_SRC)
 
 bootstrap:
 	@$(ROOT)/scripts/bootstrap.sh
@@ -42,4 +71,4 @@ clean:
 	$(MAKE) -C $(ROOT)/kmod clean
 	rm -rf $(filter-out $(ROOT)/build/runs,$(wildcard $(ROOT)/build/*))
 
-.PHONY: all modules bootstrap vm-test test test-debug lint clean
+.PHONY: all modules install uninstall dkms-install dkms-remove bootstrap vm-test test test-debug lint clean

@@ -46,6 +46,8 @@ class Plan:
     layouts: tuple[tuple[str, int, int], ...] = ()  # rings measured for the report
     on_demand: tuple[str, ...] = ()  # module paths the tests load themselves
     bench: tuple[str, ...] = ()  # instead of pytest: pyharness.benchguest's arguments
+    profile: str = ""  # the profile's name, for tests that run in one lane only
+    headers: str = ""  # the booted kernel's build tree (kbuild's KDIR), "" if unknown
 
     def dump(self, run_dir: Path) -> Path:
         path = run_dir / PLAN
@@ -60,7 +62,14 @@ class Plan:
         on_demand = tuple(data.get("on_demand", ()))
         bench = tuple(data.get("bench", ()))
         return cls(
-            modules, tuple(data["tests"]), tuple(data["pytest_args"]), layouts, on_demand, bench
+            modules,
+            tuple(data["tests"]),
+            tuple(data["pytest_args"]),
+            layouts,
+            on_demand,
+            bench,
+            str(data.get("profile", "")),
+            str(data.get("headers", "")),
         )
 
 

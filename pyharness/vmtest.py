@@ -74,6 +74,8 @@ def run(request: VmTestRequest, paths: Paths) -> Report:
         () if request.bench else layoutreport.REPORT_RINGS,
         on_demand,
         request.bench,
+        profile.name,
+        str(kernel.build_dir),
     )
     plan.dump(run_dir)
     boot_req = vm.BootRequest(

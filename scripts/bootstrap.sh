@@ -17,6 +17,7 @@ packages=(
 	flex bison bc libelf-dev libssl-dev  # building the debug lane's kernel
 	python3-venv python3-dev linux-libc-dev  # cffi builds the UAPI binding
 	ruby              # lint: ruby -c Vagrantfile
+	dkms openssl      # the DKMS guest test: make dkms-install in the guest
 )
 missing=()
 for pkg in "${packages[@]}"; do

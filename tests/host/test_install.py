@@ -1,0 +1,98 @@
+"""make install / uninstall and the DKMS package: what users build is the
+production build, installed where modprobe finds it, and removed again.
+
+The install runs against the host's own headers when they are there
+(/lib/modules/$(uname -r)/build), else against a kernel the harness has cached,
+into a staging root (INSTALL_MOD_PATH), from a copy of the sources.  The DKMS
+install itself runs in the guest (tests/vm/test_dkms.py).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from pyharness import kernels
+from pyharness.config import Paths
+from pyharness.errors import HarnessError
+
+ROOT = Path(__file__).parents[2]
+
+
+def dkms_conf() -> dict[str, str]:
+    pairs = re.findall(r'^([A-Z_]+(?:\[\d+\])?)="([^"]*)"', (ROOT / "dkms.conf").read_text(), re.M)
+    return dict(pairs)
+
+
+def production_modules() -> set[str]:
+    """kmod/Kbuild's obj-m outside the MASTERDMA_TEST block."""
+    kbuild = (ROOT / "kmod" / "Kbuild").read_text().split("ifeq")[0]
+    return set(re.findall(r"(\w+)/", " ".join(re.findall(r"^obj-m \+= (.*)$", kbuild, re.M))))
+
+
+def test_dkms_conf_names_every_production_module_and_the_version() -> None:
+    conf = dkms_conf()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert conf["PACKAGE_VERSION"] == project["version"]
+    built = {v for k, v in conf.items() if k.startswith("BUILT_MODULE_NAME")}
+    assert built == production_modules() == {"mdma", "masterdev", "allocator", "himemlink"}
+    for key, value in conf.items():
+        if key.startswith("BUILT_MODULE_LOCATION"):
+            name = conf[key.replace("LOCATION", "NAME")]
+            assert value == f"kmod/{name}/"
+    assert "MASTERDMA_TEST= " in conf["MAKE[0]"]  # never a test build, whatever the env says
+
+
+def build_tree() -> Path | None:
+    """The host's headers, else a cached Debian 6.1, else None."""
+    host = Path("/lib/modules") / os.uname().release / "build"
+    if (host / "Makefile").exists():
+        return host
+    try:
+        tree = kernels.resolve(kernels.DEFAULT_KERNEL, Paths.default(), fetch=False)
+    except HarnessError:  # not cached: nothing to build against
+        return None
+    return tree.build_dir if (tree.build_dir / "Makefile").exists() else None
+
+
+def test_make_install_and_uninstall_into_a_staging_root(tmp_path: Path) -> None:
+    kdir = build_tree()
+    if kdir is None:
+        pytest.skip("no kernel headers on the host and no cached kernel")
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("Makefile", "dkms.conf"):
+        shutil.copy2(ROOT / name, source / name)
+    shutil.copytree(ROOT / "kmod", source / "kmod", ignore=shutil.ignore_patterns("*.o", "*.ko"))
+    staging = tmp_path / "root"
+    env = {**os.environ, "MASTERDMA_TEST": "1"}  # ignored: install is a production build
+
+    def make(target: str) -> str:
+        done = subprocess.run(
+            ["make", "-C", str(source), target, f"KDIR={kdir}", f"INSTALL_MOD_PATH={staging}"],
+            capture_output=True, text=True, env=env, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    make("install")
+    (release,) = [p.name for p in (staging / "lib" / "modules").iterdir()]
+    updates = staging / "lib" / "modules" / release / "updates"
+    installed = {p.name.split(".ko")[0] for p in updates.rglob("*.ko*")}
+    assert installed == production_modules()
+    dep = (staging / "lib" / "modules" / release / "modules.dep").read_text()
+    assert re.search(r"^updates/masterdev/masterdev\.ko: updates/mdma/mdma\.ko$", dep, re.M), dep
+    params = subprocess.run(
+        ["/sbin/modinfo", "-F", "parm", str(next(updates.rglob("mdma.ko*")))],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "test_" not in params, params
+    make("uninstall")
+    assert not list(updates.rglob("*.ko*"))
+    assert "masterdev" not in (staging / "lib" / "modules" / release / "modules.dep").read_text()

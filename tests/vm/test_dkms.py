@@ -1,0 +1,113 @@
+"""DKMS, modprobe and modinfo, as a user installs the modules.
+
+`make dkms-install` registers the production modules with DKMS for the running
+kernel, DKMS builds and installs them, depmod records that masterdev needs
+mdma, and `modprobe masterdev` loads both; `make dkms-remove` takes them away.
+Everything is written into the guest's in-memory overlays of /usr/src,
+/var/lib/dkms and /lib/modules (vm.OVERLAYS), never into the host's files.
+Once per kernel: in the plain profile (DKMS compiles in the guest, a few
+minutes under TCG).  The run's own test-build modules are loaded again after.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pyharness import guestkit
+from pyharness.guest import Plan
+from pyharness.runner import sbin
+
+ROOT = Path(__file__).parents[2]
+RELEASE = platform.release()
+WRITTEN = ("/usr/src", "/var/lib/dkms", f"/lib/modules/{RELEASE}")
+INSTALLED = ("mdma", "masterdev", "allocator", "himemlink")
+VERSION = next(
+    line.split('"')[1]
+    for line in (ROOT / "dkms.conf").read_text().splitlines()
+    if line.startswith("PACKAGE_VERSION=")
+)
+
+
+def overlaid(path: str) -> bool:
+    """Whether path lies on an overlay or tmpfs mount (so writes stay in the guest)."""
+    best, kind = "", ""
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields = line.split()
+        point, fstype = fields[4], fields[fields.index("-") + 1]
+        if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) > len(best):
+            best, kind = point, fstype
+    return kind in {"overlay", "tmpfs"}
+
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("dkms") is None and not sbin("dkms"), reason="no dkms"),
+]
+
+
+def run(*argv: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, f"{' '.join(argv)}: {done.stdout}\n{done.stderr}"
+    return done
+
+
+@pytest.fixture
+def without_the_runs_modules(plan: Plan, module_paths: dict[str, Path]) -> Iterator[None]:
+    """The run's masterdev and mdma out while the installed ones are tried,
+    and back after, with the profile's parameters.  Skips first where the
+    test does not run."""
+    if plan.profile != "plain":
+        pytest.skip("once per kernel: the plain profile")
+    if not plan.headers or not Path(plan.headers, "Makefile").exists():
+        pytest.skip(f"no build tree for {RELEASE} in the guest")
+    for spec in reversed(plan.modules):
+        removed = guestkit.rmmod(spec.name)
+        assert removed.ok, removed.output
+    try:
+        yield
+    finally:
+        for name in ("masterdev", "mdma"):
+            if guestkit.loaded(name):
+                guestkit.rmmod(name)
+        for spec in plan.modules:
+            inserted = guestkit.insmod(module_paths[spec.name], *spec.params)
+            assert inserted.ok, inserted.output
+
+
+def test_dkms_installs_modprobe_loads_and_dkms_removes(
+    plan: Plan, without_the_runs_modules: None
+) -> None:
+    Path(WRITTEN[-1]).mkdir(parents=True, exist_ok=True)
+    not_overlaid = [path for path in WRITTEN if not overlaid(path)]
+    assert not not_overlaid, f"would write into the host's {not_overlaid}"
+    masterdev = next(spec for spec in plan.modules if spec.name == "masterdev")
+    flags = f"KREL={RELEASE}", f"DKMS_FLAGS=--kernelsourcedir {plan.headers}"
+    try:
+        run("make", "-C", str(ROOT), "dkms-install", *flags)
+        status = run("dkms", "status", "-k", RELEASE).stdout
+        assert f"masterdma/{VERSION}, {RELEASE}" in status and "installed" in status, status
+        run(sbin("modprobe") or "modprobe", "masterdev", *masterdev.params)
+        assert guestkit.loaded("mdma"), "depmod did not record masterdev's need of mdma"
+        for name in INSTALLED:
+            info = run(sbin("modinfo") or "modinfo", "-k", RELEASE, name).stdout
+            fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+            assert f"/lib/modules/{RELEASE}/updates/dkms/" in fields["filename"], info
+            assert fields["vermagic"].split()[0] == RELEASE, info
+            assert "test_" not in info, f"a test hook in the installed {name}:\n{info}"
+        run(sbin("modprobe") or "modprobe", "-r", "masterdev", "mdma")
+    finally:
+        removed = subprocess.run(
+            ["make", "-C", str(ROOT), "dkms-remove", *flags], capture_output=True, check=False
+        )
+    assert removed.returncode == 0, removed.stderr
+    assert "masterdma" not in run("dkms", "status").stdout
+    left = list(Path(f"/lib/modules/{RELEASE}").rglob("masterdev.ko*"))
+    assert not left, left
+    assert not Path(f"/usr/src/masterdma-{VERSION}").exists()
+    assert os.path.exists(plan.headers)

@@ -8,6 +8,7 @@
 #                   built from linux-source-6.1 on first use (about 15-20 min), in the
 #                   plain, iommu and himem profiles
 #   make lint       bootstrap, then ruff, mypy, checkpatch, kernel-doc, sparse
+#   make docs       bootstrap, then Documentation/ as HTML in build/docs/html (Sphinx)
 #   make install    build the production modules against KDIR (default: the running
 #                   kernel's headers) and install them into /lib/modules/<release>/updates,
 #                   then depmod (INSTALL_MOD_PATH=/staging for another root)
@@ -67,8 +68,11 @@ test-debug: bootstrap
 lint: bootstrap
 	$(INVOKE) lint $(ARGS)
 
+docs: bootstrap
+	$(INVOKE) docs $(ARGS)
+
 clean:
 	$(MAKE) -C $(ROOT)/kmod clean
 	rm -rf $(filter-out $(ROOT)/build/runs,$(wildcard $(ROOT)/build/*))
 
-.PHONY: all modules install uninstall dkms-install dkms-remove bootstrap vm-test test test-debug lint clean
+.PHONY: all modules install uninstall dkms-install dkms-remove bootstrap vm-test test test-debug lint docs clean

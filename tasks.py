@@ -20,6 +20,7 @@ from pyharness import (
     bench,
     benchrun,
     debugkernel,
+    docs,
     kbuild,
     kernels,
     lanes,
@@ -349,6 +350,7 @@ def test(
     stages: list[tuple[str, Callable[[], object]]] = [
         ("host tests", _host_tests),
         ("lint", lambda: _lint(specs[0])),
+        ("docs", lambda: docs.build(PATHS, specs[0])),
     ]
     if vm and parallel == 1:
         for k in specs:
@@ -443,6 +445,14 @@ def lava_(
         print(job)
 
 
+@_task(help={"kernel": "kernel whose production modules the parameters page lists: " + KERNEL_HELP})
+def docs_(c: Context, kernel: str = kernels.DEFAULT_KERNEL) -> None:
+    """Documentation/ as HTML in build/docs/html (Sphinx, kernel-doc); a warning fails."""
+    _kernel(kernel)
+    with _harness_errors():
+        docs.build(PATHS, kernel)
+
+
 @_task(help={"cache": "also remove the kernel and tool cache (" + str(PATHS.cache) + ")"})
 def clean(c: Context, cache: bool = False) -> None:
     """Remove build/ (objects, run logs, reports); with --cache, the downloads too."""
@@ -462,6 +472,7 @@ signal.signal(signal.SIGTERM, _terminated)
 
 ns = Collection(setup, kernel, build, vm_test, test, clean)
 ns.add_task(lava_, name="lava")
+ns.add_task(docs_, name="docs")
 ns.add_task(lint_, name="lint")
 ns.add_task(bench_, name="bench")
 ns.configure({"run": {"echo": True}})

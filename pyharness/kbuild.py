@@ -61,7 +61,13 @@ class BuildResult:
 
 # What marks a test hook in a .ko (kmod/*/*_test.[ch]): its parameters and symbols.
 TEST_PARAMS = re.compile(r"test_\w+|inject_warn")  # knobs: test_layout_bug, test_fail_nth...
-TEST_MODULES = ("himemtest", "himemclient", "masterbench")  # whole test-only modules
+TEST_MODULES = (  # whole test-only modules
+    "himemtest",
+    "himemclient",
+    "masterbench",
+    "mdma_example",
+    "allocator_example",
+)
 TEST_SYMBOL = re.compile(r"_test_|corrupt|master_fail")
 
 

@@ -18,10 +18,12 @@ from .errors import CommandError, LintError
 from .runner import announce, run
 
 SOURCE_PACKAGE = debugkernel.SOURCE_PACKAGE
-# What we use of the kernel's source, by directory: the linters, and kunit.py,
-# whose parser reads our KTAP files (tests/host/test_results.py).
+# What we use of the kernel's source, by directory: the linters, the Sphinx
+# extension that renders kernel-doc (make docs), and kunit.py, whose parser
+# reads our KTAP files (tests/host/test_results.py).
 SOURCE_FILES = {
     "scripts": ("checkpatch.pl", "spelling.txt", "const_structs.checkpatch", "kernel-doc"),
+    "Documentation/sphinx": ("kerneldoc.py", "kernellog.py"),
     "tools/testing/kunit": (
         "kunit.py",
         "kunit_config.py",

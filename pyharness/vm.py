@@ -72,9 +72,6 @@ def vng_executable() -> str:
     return found
 
 
-OVERLAYS = ("/usr/src", "/var/lib/dkms", "/lib/modules")
-
-
 def vng_argv(req: BootRequest, vng: str | None = None) -> list[str]:
     if req.accel not in ACCELS:
         raise ConfigError(f"unknown accelerator {req.accel!r}")
@@ -88,9 +85,6 @@ def vng_argv(req: BootRequest, vng: str | None = None) -> list[str]:
     argv += ["--verbose", "--cpus", str(req.cpus), "--memory", req.profile.memory]
     argv += ["--user", "root"]  # insmod, /dev/kmsg: root in the guest whoever runs vng
     argv += ["--rwdir", str(req.run_dir), "--cwd", str(req.cwd)]
-    # Writable in the guest, in memory, read-only underneath: what an install
-    # writes (tests/vm/test_dkms.py), never the host's files.
-    argv += [f"--overlay-rwdir={path}" for path in OVERLAYS if Path(path).is_dir()]
     # "--opt=value": argparse takes a separate value starting with "-" for an option.
     qemu_opts = (*TCG_OPTS, *req.profile.qemu_opts) if req.accel == "tcg" else req.profile.qemu_opts
     argv.append(f"--qemu-opts={shlex.join(qemu_opts)}")

@@ -45,7 +45,8 @@ def mount_kind(path: str) -> str:
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         fields = line.split()
         point, fstype = fields[4], fields[fields.index("-") + 1]
-        if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) > len(best):
+        # the last of equal mount points is the one on top
+        if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
             best, kind = point, fstype
     return kind
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from . import bench, guestkit, himem
 from . import masterdev as md
-from .guest import Plan
+from .plan import Plan
 
 RUN = Path("/sys/kernel/debug/masterbench/run")
 GROUPS = ("ring", "descriptors", "fragmentation", "himem", "bounce")

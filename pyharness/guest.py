@@ -15,76 +15,34 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from . import guestkit, layoutreport
+from . import masterdev as md
 from .kjudge import begin_marker, end_marker
-
-PLAN = "plan.json"
-RESULT = "result.json"
+from .plan import RESULT, GuestResult, Plan
 
 
-@dataclass(frozen=True)
-class ModuleSpec:
-    path: str
-    params: tuple[str, ...] = ()
-
-    @property
-    def name(self) -> str:
-        return Path(self.path).stem
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What the host asks the guest to do."""
-
-    modules: tuple[ModuleSpec, ...]
-    tests: tuple[str, ...]
-    pytest_args: tuple[str, ...] = ()
-    layouts: tuple[tuple[str, int, int], ...] = ()  # rings measured for the report
-    on_demand: tuple[str, ...] = ()  # module paths the tests load themselves
-    bench: tuple[str, ...] = ()  # instead of pytest: pyharness.benchguest's arguments
-    profile: str = ""  # the profile's name, for tests that run in one lane only
-    headers: str = ""  # the booted kernel's build tree (kbuild's KDIR), "" if unknown
-
-    def dump(self, run_dir: Path) -> Path:
-        path = run_dir / PLAN
-        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
-        return path
-
-    @classmethod
-    def load(cls, run_dir: Path) -> Plan:
-        data = json.loads((run_dir / PLAN).read_text())
-        modules = tuple(ModuleSpec(m["path"], tuple(m["params"])) for m in data["modules"])
-        layouts = tuple((str(i), int(b), int(s)) for i, b, s in data.get("layouts", []))
-        on_demand = tuple(data.get("on_demand", ()))
-        bench = tuple(data.get("bench", ()))
-        return cls(
-            modules,
-            tuple(data["tests"]),
-            tuple(data["pytest_args"]),
-            layouts,
-            on_demand,
-            bench,
-            str(data.get("profile", "")),
-            str(data.get("headers", "")),
-        )
-
-
-@dataclass
-class GuestResult:
-    kernel: str
-    clocksource: str
-    cmdline: str
-    uptime_at_start: float
-    taint_at_start: int
-    loads: list[dict[str, Any]] = field(default_factory=list)
-    unloads: list[dict[str, Any]] = field(default_factory=list)
-    pytest_returncode: int | None = None
-    pytest_seconds: float = 0.0
-    taint_at_end: int = 0
+def measure_layouts(rings: list[tuple[str, int, int]], run_dir: Path) -> None:
+    """In the guest: open each ring, save its summary and map, restore the geometry."""
+    results: list[dict[str, Any]] = []
+    (run_dir / layoutreport.MAPS).mkdir(exist_ok=True)
+    with md.preserved():
+        for iface, buffers, bufsize in rings:
+            try:
+                md.set_geometry(iface, buffers, bufsize)
+                with md.opened(iface):
+                    summary: dict[str, Any] = md.summary(iface)
+                    ring_map = (md.DEBUGFS / iface / "map").read_text()
+                layoutreport.map_path(run_dir, iface, buffers, bufsize).write_text(ring_map)
+                results.append({"iface": iface, "summary": summary})
+            except OSError as err:
+                results.append(
+                    {"iface": iface, "buffers": buffers, "bufsize": bufsize, "error": str(err)}
+                )
+    (run_dir / layoutreport.LAYOUTS).write_text(json.dumps(results, indent=2) + "\n")
 
 
 def _phase(name: str, action: Any) -> Any:
@@ -116,7 +74,7 @@ def run(run_dir: Path) -> int:
     elif all(load["returncode"] == 0 for load in result.loads):
         result.pytest_returncode, result.pytest_seconds = _pytest(run_dir, plan)
         if plan.layouts:
-            _phase("layout report", lambda: layoutreport.measure(list(plan.layouts), run_dir))
+            _phase("layout report", lambda: measure_layouts(list(plan.layouts), run_dir))
     for spec in reversed(plan.modules):
         if guestkit.loaded(spec.name):
             op = _phase(f"rmmod {spec.name}", lambda s=spec: guestkit.rmmod(s.name))

@@ -26,7 +26,7 @@ import yaml
 from . import kbuild, kernels, profiles, uapi
 from .config import Paths
 from .errors import HarnessError
-from .guest import ModuleSpec, Plan
+from .plan import ModuleSpec, Plan
 from .runner import announce, run
 from .vmtest import MODULES, ON_DEMAND
 

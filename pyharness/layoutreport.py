@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from . import layout
-from . import masterdev as md
 
 LAYOUTS = "layouts.json"
 MAPS = "maps"  # under the run directory: each ring's saved map, and the pictures
@@ -36,26 +35,6 @@ FIGURES = (
     "bytes_required",
     "bytes_allocated",
 )
-
-
-def measure(rings: list[tuple[str, int, int]], run_dir: Path) -> None:
-    """In the guest: open each ring, save its summary and map, restore the geometry."""
-    results: list[dict[str, Any]] = []
-    (run_dir / MAPS).mkdir(exist_ok=True)
-    with md.preserved():
-        for iface, buffers, bufsize in rings:
-            try:
-                md.set_geometry(iface, buffers, bufsize)
-                with md.opened(iface):
-                    summary: dict[str, Any] = md.summary(iface)
-                    ring_map = (md.DEBUGFS / iface / "map").read_text()
-                map_path(run_dir, iface, buffers, bufsize).write_text(ring_map)
-                results.append({"iface": iface, "summary": summary})
-            except OSError as err:
-                results.append(
-                    {"iface": iface, "buffers": buffers, "bufsize": bufsize, "error": str(err)}
-                )
-    (run_dir / LAYOUTS).write_text(json.dumps(results, indent=2) + "\n")
 
 
 def map_path(run_dir: Path, iface: str, buffers: int, bufsize: int) -> Path:

@@ -22,7 +22,7 @@ from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from .himem import SNAPSHOT, Region, parse_regions
+from .himemmodel import SNAPSHOT, Region, parse_regions
 from .layout import PAGE_SIZE
 from .layoutreport import MAPS, map_path, measured
 from .mapcheck import Fragment, parse_map, parse_summary

@@ -26,7 +26,7 @@ from . import (
     vm,
 )
 from .config import Paths
-from .guest import RESULT, ModuleSpec, Plan
+from .plan import RESULT, ModuleSpec, Plan
 from .report import Report, describe_taint, read_junit
 
 # Modules loaded for every run, in order (a library before its users).

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pyharness import himem, mapcheck, profiles
-from pyharness.guest import ModuleSpec, Plan
-from pyharness.himem import PAGE, FirstFit, IomemEntry
+from pyharness import himemmodel, mapcheck, profiles
+from pyharness.himemmodel import PAGE, FirstFit, IomemEntry
+from pyharness.plan import ModuleSpec, Plan
 
 # /proc/iomem of the himem profile (q35, 512 MiB, mem=448M) with allocator.ko loaded.
 IOMEM = """\
@@ -24,7 +24,7 @@ BASE = 448 << 20
 
 
 def test_parse_iomem_keeps_depth_and_inclusive_ends() -> None:
-    entries = himem.parse_iomem(IOMEM)
+    entries = himemmodel.parse_iomem(IOMEM)
     assert entries[3] == IomemEntry(0xE000000, 0xF001FFF, "Kernel code", 1)
     assert entries[4] == IomemEntry(BASE, 0x1FFDFFFF, "allocator", 0)
     assert entries[4].overlaps(0x1FFDF000, 0x1FFE0000)
@@ -32,23 +32,23 @@ def test_parse_iomem_keeps_depth_and_inclusive_ends() -> None:
 
 
 def test_expected_claim_stops_at_the_first_registered_range() -> None:
-    entries = himem.parse_iomem(IOMEM)  # its own claim does not count
-    assert himem.expected_claim(BASE, RAM, entries) == (BASE, 0x1FFE0000 - BASE)
-    assert himem.expected_claim(BASE, RAM, entries, limit=16 << 20) == (BASE, 16 << 20)
+    entries = himemmodel.parse_iomem(IOMEM)  # its own claim does not count
+    assert himemmodel.expected_claim(BASE, RAM, entries) == (BASE, 0x1FFE0000 - BASE)
+    assert himemmodel.expected_claim(BASE, RAM, entries, limit=16 << 20) == (BASE, 16 << 20)
     registered = [*entries, IomemEntry(0x1E000800, 0x1E000FFF, "some device", 0)]
-    assert himem.expected_claim(BASE, RAM, registered) == (BASE, 0x1E000000 - BASE)
-    assert himem.expected_claim(0x1FFE0000, RAM, entries) == (0x1FFE0000, 0)  # no RAM there
+    assert himemmodel.expected_claim(BASE, RAM, registered) == (BASE, 0x1E000000 - BASE)
+    assert himemmodel.expected_claim(0x1FFE0000, RAM, entries) == (0x1FFE0000, 0)  # no RAM there
 
 
 def test_expected_claim_steps_over_the_ram_buffer_of_an_unaligned_mem() -> None:
     """mem=440M: x86 registers "RAM buffer" up to the next 64 MiB."""
     mem = 440 << 20
-    entries = [*himem.parse_iomem(IOMEM), IomemEntry(mem, BASE - 1, "RAM buffer", 0)]
-    assert himem.expected_claim(mem, RAM, entries) == (BASE, 0x1FFE0000 - BASE)
+    entries = [*himemmodel.parse_iomem(IOMEM), IomemEntry(mem, BASE - 1, "RAM buffer", 0)]
+    assert himemmodel.expected_claim(mem, RAM, entries) == (BASE, 0x1FFE0000 - BASE)
     taken = [*entries, IomemEntry(BASE, 0x1FFDFFFF, "a driver", 0)]
-    assert himem.expected_claim(mem, RAM, taken) == (BASE, 0)  # another's claim stays
+    assert himemmodel.expected_claim(mem, RAM, taken) == (BASE, 0)  # another's claim stays
     other = [e for e in entries if e.name != "RAM buffer"] + [IomemEntry(mem, BASE - 1, "x", 0)]
-    assert himem.expected_claim(mem, RAM, other) == (mem, 0)  # only a RAM buffer is passed
+    assert himemmodel.expected_claim(mem, RAM, other) == (mem, 0)  # only a RAM buffer is passed
 
 
 def test_summary_numbers_may_be_hex() -> None:
@@ -58,7 +58,7 @@ def test_summary_numbers_may_be_hex() -> None:
 
 def test_parse_regions() -> None:
     text = "0x1c000000 4096 himemtest\n0x1c001000 65536 himemclient\n"
-    assert himem.parse_regions(text)[1] == himem.Region(BASE + PAGE, 65536, "himemclient")
+    assert himemmodel.parse_regions(text)[1] == himemmodel.Region(BASE + PAGE, 65536, "himemclient")
 
 
 def test_first_fit_takes_the_lowest_hole_that_fits() -> None:

@@ -19,7 +19,7 @@ from matplotlib.image import imread
 from matplotlib.transforms import Bbox
 
 from pyharness import layout, layoutreport, mapcheck, pagemap
-from pyharness.himem import SNAPSHOT, parse_regions
+from pyharness.himemmodel import SNAPSHOT, parse_regions
 from pyharness.mapcheck import parse_summary
 
 DATA = Path(__file__).parent / "data"

@@ -22,7 +22,7 @@ from hypothesis import settings
 
 from pyharness import figures, guestkit, himem, kjudge
 from pyharness import masterdev as md
-from pyharness.guest import Plan
+from pyharness.plan import Plan
 
 # The guest's view of the repository is read-only, and the fuzz tests keep no
 # example database anyway (their seed is fixed): say so before hypothesis looks.

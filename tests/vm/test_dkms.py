@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from pyharness import guestkit
-from pyharness.guest import Plan
+from pyharness.plan import Plan
 from pyharness.runner import sbin
 
 ROOT = Path(__file__).parents[2]
@@ -40,7 +40,9 @@ VERSION = next(
 
 
 def mount_kind(path: str) -> str:
-    """The type of the filesystem path lies on, from /proc/self/mountinfo."""
+    """The type of the filesystem path lies on, from /proc/self/mountinfo
+    (which names real paths: /lib is /usr/lib on a merged-/usr system)."""
+    path = os.path.realpath(path)
     best, kind = "", ""
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         fields = line.split()

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from pyroute2.netlink.exceptions import NetlinkError
 
-from pyharness import faults, guestkit, himem, layout
+from pyharness import faults, guestkit, himem, himemmodel, layout
 from pyharness import masterdev as md
 from pyharness import netlink as nl
 
@@ -264,7 +264,7 @@ def test_every_fault_point_of_the_allocators_load_fails_cleanly(
     module_paths: dict[str, Path],
 ) -> None:
     ko = module_paths["allocator"]
-    iomem = [e for e in himem.iomem() if e.name == himem.CLAIM_NAME]
+    iomem = [e for e in himem.iomem() if e.name == himemmodel.CLAIM_NAME]
     sites = []
     for nth in range(1, 100):
         op = guestkit.insmod(ko, f"test_fail_nth={nth}")
@@ -279,7 +279,7 @@ def test_every_fault_point_of_the_allocators_load_fails_cleanly(
             continue
         assert "Cannot allocate memory" in op.output or "busy" in op.output, op.output
         assert not guestkit.loaded("allocator")
-        assert [e for e in himem.iomem() if e.name == himem.CLAIM_NAME] == iomem
+        assert [e for e in himem.iomem() if e.name == himemmodel.CLAIM_NAME] == iomem
         sites.append(f"#{nth}")
     # The claim, its mapping and the extent that holds it all.
     assert len(sites) == 3, sites
@@ -288,7 +288,7 @@ def test_every_fault_point_of_the_allocators_load_fails_cleanly(
 @needs_himem
 def test_every_allocation_of_the_allocator_api_fails_cleanly(door: himem.Door) -> None:
     def operation() -> None:
-        region = door.alloc(3 * himem.PAGE + 1)
+        region = door.alloc(3 * himemmodel.PAGE + 1)
         door.free(region.start)
 
     def state() -> tuple[dict[str, int | str], int]:
@@ -312,12 +312,12 @@ def test_every_allocation_of_the_door_fails_cleanly(door: himem.Door) -> None:
         return allocator_state(), door.list()[1]
 
     def alloc_free() -> None:
-        region = door.alloc(2 * himem.PAGE)
+        region = door.alloc(2 * himemmodel.PAGE)
         door.free(region.start)
 
     swept = faults.sweep(DOOR, alloc_free, errnos=ENOMEM, state=state)
     assert swept.sites == ["region", "xarray"], swept
-    kept = door.alloc(himem.PAGE)
+    kept = door.alloc(himemmodel.PAGE)
     try:
         listed = faults.sweep(DOOR, door.list, errnos=ENOMEM, state=state)
         assert listed.sites == ["list"], listed
@@ -414,7 +414,7 @@ def test_the_kernels_fail_nth_fails_every_allocation_of_a_region(
     kernel_fail_nth: None, door: himem.Door
 ) -> None:
     def operation() -> None:
-        region = door.alloc(3 * himem.PAGE)
+        region = door.alloc(3 * himemmodel.PAGE)
         door.free(region.start)
 
     points = kernel_sweep(operation, lambda: (allocator_state(), door.list()[1]))

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import pytest
 
-from pyharness import compare, figures, guestkit, himem, kjudge, uapi, vmaccess
+from pyharness import compare, figures, guestkit, himem, himemmodel, kjudge, uapi, vmaccess
 from pyharness import masterdev as md
 from pyharness import netlink as nl
-from pyharness.himem import PAGE, Region
+from pyharness.himemmodel import PAGE, Region
 
 from . import test_concurrency as storm
 from . import test_fuzz as fuzz
@@ -40,15 +40,15 @@ def _texts(kmsg: guestkit.Kmsg) -> list[str]:
     return [line.text for line in kjudge.parse_kmsg(kmsg.read())]
 
 
-def _claims() -> list[himem.IomemEntry]:
-    return [entry for entry in himem.iomem() if entry.name == himem.CLAIM_NAME]
+def _claims() -> list[himemmodel.IomemEntry]:
+    return [entry for entry in himem.iomem() if entry.name == himemmodel.CLAIM_NAME]
 
 
 def _expected() -> tuple[int, int]:
     """Where the claim should start and its size, from the firmware and /proc/iomem."""
     mem = himem.mem_limit()
     assert mem is not None
-    return himem.expected_claim(mem, himem.firmware_ram(), himem.iomem())
+    return himemmodel.expected_claim(mem, himem.firmware_ram(), himem.iomem())
 
 
 def _expected_size() -> int:
@@ -68,7 +68,7 @@ def test_claim_is_the_unregistered_ram_above_mem(module_paths: dict[str, Path]) 
     assert (summary["base"], summary["size"]) == (base, want)
     assert summary["free"] == summary["largest_free"] == want
     assert summary["regions"] == 0
-    (claim,) = [e for e in entries if e.name == himem.CLAIM_NAME]
+    (claim,) = [e for e in entries if e.name == himemmodel.CLAIM_NAME]
     assert (claim.start, claim.end + 1, claim.depth) == (base, base + want, 0)
     assert [e for e in entries if e != claim and e.overlaps(base, base + want)] == []
     assert _claims() == []
@@ -137,7 +137,7 @@ class Tracker:
     def __init__(self, door: himem.Door) -> None:
         summary = himem.summary()
         self.door = door
-        self.model = himem.FirstFit(int(summary["base"]), int(summary["size"]))
+        self.model = himemmodel.FirstFit(int(summary["base"]), int(summary["size"]))
         self.steps = 0
         self.check()
 
@@ -151,7 +151,7 @@ class Tracker:
             self.check()
             return None
         assert want is not None, f"{nbytes} bytes given at {region.start:#x}; nothing fits"
-        assert (region.start, region.size) == (want, himem.page_align(nbytes))
+        assert (region.start, region.size) == (want, himemmodel.page_align(nbytes))
         assert region.start % PAGE == 0
         assert self.model.base <= region.start < region.end <= self.model.base + self.model.size
         self.model.allocated(region.start, nbytes)

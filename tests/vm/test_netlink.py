@@ -25,7 +25,7 @@ from typing import IO, Any
 import pytest
 from pyroute2.netlink.exceptions import NetlinkError
 
-from pyharness import himem, netlink, uapi
+from pyharness import himem, himemmodel, netlink, uapi
 from pyharness import masterdev as md
 
 HIMEM = himem.mem_limit() is not None
@@ -334,13 +334,13 @@ def _lines(stream: IO[str], count: int) -> list[str]:
 
 @needs_himem
 def test_region_dump_agrees_with_debugfs(door: himem.Door, module_paths: dict[str, Path]) -> None:
-    door.alloc(3 * himem.PAGE)
+    door.alloc(3 * himemmodel.PAGE)
     door.alloc(5000)
     with (
         himem.loaded(module_paths["himemclient"], "free_at_exit=1"),
         netlink.MasterDmaSocket("allocator") as sock,
     ):
-        dumped = [himem.Region(r["start"], r["size"], r["owner"]) for r in sock.regions()]
+        dumped = [himemmodel.Region(r["start"], r["size"], r["owner"]) for r in sock.regions()]
         totals = sock.totals()
         assert dumped == himem.regions()
         summary = himem.summary()
@@ -356,7 +356,7 @@ def test_region_dump_agrees_with_debugfs(door: himem.Door, module_paths: dict[st
 def test_events_command_merges_both_families(door: himem.Door) -> None:
     with _events_command() as proc:
         with md.opened("asitx0"):
-            region = door.alloc(himem.PAGE)
+            region = door.alloc(himemmodel.PAGE)
             door.free(region.start)
         assert proc.stdout is not None
         lines = _lines(proc.stdout, 4)
@@ -375,15 +375,15 @@ def test_events_command_merges_both_families(door: himem.Door) -> None:
 def test_region_events_in_order(door: himem.Door, module_paths: dict[str, Path]) -> None:
     with netlink.MasterDmaSocket("allocator") as sock:
         sock.subscribe()
-        region = door.alloc(2 * himem.PAGE)
+        region = door.alloc(2 * himemmodel.PAGE)
         door.free(region.start)
         with himem.loaded(module_paths["himemclient"], "regions=2", "size_kb=8"):
             pass
         events = _collect(sock, 6)
     seen = [(e["event"], e["owner"], e["size"]) for e in events]
     assert seen == [
-        ("region_allocated", "himemtest", 2 * himem.PAGE),
-        ("region_freed", "himemtest", 2 * himem.PAGE),
+        ("region_allocated", "himemtest", 2 * himemmodel.PAGE),
+        ("region_freed", "himemtest", 2 * himemmodel.PAGE),
         ("region_allocated", "himemclient", 8 << 10),
         ("region_allocated", "himemclient", 8 << 10),
         ("region_reclaimed", "himemclient", 8 << 10),

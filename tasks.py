@@ -195,6 +195,7 @@ VM_HELP = {
     "fuzz_count": "calls the fuzz tests make in all (default 100000; tests/vm/test_fuzz.py)",
     "threads": "workers of the concurrency test (default 8; tests/vm/test_concurrency.py)",
     "seconds": "seconds the concurrency test runs (default 60)",
+    "dkms": "also run the DKMS test (plain profile; DKMS compiles in the guest, ~20 min TCG)",
 }
 
 
@@ -219,6 +220,7 @@ def vm_test(
     fuzz_count: str = "",
     threads: str = "",
     seconds: str = "",
+    dkms: bool = False,
 ) -> None:
     """Build, boot QEMU, load the modules, run tests/vm in the guest, judge, report."""
     request = {
@@ -237,6 +239,7 @@ def vm_test(
             *(("--fuzz-count", str(_count("--fuzz-count", fuzz_count))) if fuzz_count else ()),
             *(("--threads", str(_count("--threads", threads))) if threads else ()),
             *(("--seconds", str(_seconds("--seconds", seconds))) if seconds else ()),
+            *(("--dkms",) if dkms else ()),
         ),
     )
     if not ok:

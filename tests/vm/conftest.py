@@ -49,6 +49,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=60.0,
         help="how long the concurrency test runs (test_concurrency.py; default 60)",
     )
+    parser.addoption(
+        "--dkms",
+        action="store_true",
+        help="run the DKMS test (test_dkms.py: DKMS compiles in the guest, 20 min under TCG)",
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

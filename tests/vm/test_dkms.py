@@ -7,8 +7,9 @@ Everything is written into overlays the test mounts over /usr/src,
 /var/lib/dkms and /lib/modules/<release> with their upper layers on a tmpfs:
 the guest's root is the host's (shared read-only), and /lib/modules/<release>
 the harness's kernel cache, neither of which an install may touch.
-Once per kernel: in the plain profile (DKMS compiles in the guest, a few
-minutes under TCG).  The run's own test-build modules are loaded again after.
+In the plain profile, when asked (`invoke vm-test --dkms`): DKMS compiles the
+modules in the guest, which takes about 20 minutes under TCG, too long for
+`make test`.  The run's own test-build modules are loaded again after.
 """
 
 from __future__ import annotations
@@ -84,10 +85,14 @@ def run(*argv: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def without_the_runs_modules(plan: Plan, module_paths: dict[str, Path]) -> Iterator[None]:
+def without_the_runs_modules(
+    request: pytest.FixtureRequest, plan: Plan, module_paths: dict[str, Path]
+) -> Iterator[None]:
     """The run's masterdev and mdma out while the installed ones are tried,
     and back after, with the profile's parameters.  Skips first where the
     test does not run."""
+    if not request.config.getoption("--dkms"):
+        pytest.skip("DKMS compiles in the guest (20 min under TCG): invoke vm-test --dkms")
     if plan.profile != "plain":
         pytest.skip("once per kernel: the plain profile")
     if not plan.headers or not Path(plan.headers, "Makefile").exists():

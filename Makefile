@@ -40,8 +40,10 @@ DKMS_SRC := /usr/src/masterdma-$(VERSION)
 KREL ?= $(shell uname -r)
 DKMS_FLAGS ?=
 
-# The copy DKMS builds from: dkms.conf and kmod/'s sources, no build products.
+# The copy DKMS builds from: dkms.conf and kmod/'s sources, no build products;
+# an earlier registration of this version is removed first.
 dkms-install:
+	dkms remove $(DKMS_FLAGS) masterdma/$(VERSION) --all >/dev/null 2>&1 || true
 	rm -rf $(DKMS_SRC)
 	mkdir -p $(DKMS_SRC)
 	cp -r $(ROOT)/dkms.conf $(ROOT)/kmod $(DKMS_SRC)/

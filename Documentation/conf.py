@@ -29,7 +29,7 @@ warnings.filterwarnings(
 extensions = ["kerneldoc", "myst_parser"]
 kerneldoc_bin = str(KERNEL_SOURCE / "scripts" / "kernel-doc")
 kerneldoc_srctree = str(Path(__file__).resolve().parents[1])
-kerneldoc_verbosity = 0
+kerneldoc_verbosity = 1  # kernel-doc's own warnings reach -W
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 myst_heading_anchors = 3
 # The README's reference part, included in a page of its own, starts at "##".
@@ -38,4 +38,8 @@ exclude_patterns = ["_build"]
 html_theme = "alabaster"
 html_theme_options = {"description": "DMA ring and high-memory allocators for Linux"}
 primary_domain = "c"
+# The kernel's annotations, which Sphinx's C parser must take as attributes
+# (as the kernel's own Documentation/conf.py lists them).
+c_id_attributes = ["__user", "__iomem", "__rcu", "__percpu", "__must_check", "__init",
+                   "__exit", "notrace", "noinstr"]  # fmt: skip
 highlight_language = "none"

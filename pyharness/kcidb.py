@@ -12,6 +12,7 @@ point into the run directory, which a CI job uploads beside the report.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import re
 import subprocess
@@ -61,8 +62,13 @@ def checkout(root: Path) -> tuple[str, bool]:
 
 
 def path_part(name: str) -> str:
-    """A name as one part of KCIDB's dot-separated test path."""
-    return UNSAFE.sub("_", name) or "_"
+    """A name as one part of KCIDB's dot-separated test path ([A-Za-z0-9_-]):
+    the unsafe characters become ``_``, and a name that changed gets a short
+    hash of itself, so that ``a.b`` and ``a/b`` stay two tests."""
+    safe = UNSAFE.sub("_", name) or "_"
+    if safe == name:
+        return safe
+    return f"{safe}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
 
 
 def _file(path: Path) -> dict[str, str]:
@@ -120,6 +126,9 @@ def report(run: Run, cases: list[ktap.Case]) -> dict[str, Any]:
                 extra["log_url"] = junit.resolve().as_uri()
             path = ".".join((ORIGIN, *(path_part(n) for n in names)))
             test(path, STATUS[leaf.outcome], **extra)
+    ids = [entry["id"] for entry in tests]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"test ids repeat: {sorted({i for i in ids if ids.count(i) > 1})}")
     return {
         "version": {"major": 5, "minor": 3},
         "checkouts": [checkout_entry],
@@ -141,7 +150,8 @@ def report(run: Run, cases: list[ktap.Case]) -> dict[str, Any]:
 
 def validate(data: dict[str, Any]) -> None:
     """Raise ValueError, with the schema's complaint, unless data is a valid
-    KCIDB v5.3 report (kcidb-io's schema, through jsonschema)."""
+    KCIDB v5.3 report (kcidb-io's schema, through jsonschema).  report()
+    itself refuses repeated test ids, which the schema does not check."""
     import jsonschema  # noqa: PLC0415  (host-only dependencies, loaded when used)
     import kcidb_io  # noqa: PLC0415
 

@@ -29,10 +29,15 @@ class Case:
     message: str = ""
     children: list[Case] = field(default_factory=list)
     seconds: float = 0.0  # how long it ran, as JUnit says
+    source: str = ""  # the name as JUnit gives it, when KTAP's had to change it
+
+    @property
+    def original(self) -> str:
+        return self.source or self.name
 
     def walk(self, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Case]]:
         """Every leaf with the names from the top down to it."""
-        here = (*prefix, self.name)
+        here = (*prefix, self.original)
         if not self.children:
             return [(here, self)]
         return [pair for child in self.children for pair in child.walk(here)]
@@ -42,6 +47,22 @@ def _clean(text: str) -> str:
     """One line, without the ``#`` that would start a KTAP directive."""
     first = text.strip().splitlines()[0] if text.strip() else ""
     return first.replace("#", "").strip()
+
+
+def _name(text: str) -> str:
+    """A test name KTAP can carry: one line, no ``#`` (a directive would
+    start there), no leading ``- `` (read as the optional dash)."""
+    name = " ".join(text.split()).replace("#", "_")
+    return name.removeprefix("- ") or "unnamed"
+
+
+def _module(classname: str) -> str:
+    """``tests.vm.test_rings`` -> ``test_rings``; a class keeps its file
+    (``test_rings.TestK``)."""
+    parts = classname.split(".")
+    while len(parts) > 1 and parts[0] in {"tests", "vm", "host"}:
+        parts = parts[1:]
+    return ".".join(parts) or "unknown"
 
 
 def _outcome(case: ET.Element) -> tuple[str, str]:
@@ -72,25 +93,36 @@ def from_junit(path: Path) -> list[Case]:
     ``tests.vm.test_rings`` / ``test_ring[sditx0-3x4095]`` becomes the case
     ``test_rings``, subtest ``test_ring``, subtest ``sditx0-3x4095``.
     """
-    files: dict[str, dict[str, list[Case]]] = {}
+    files: dict[str, dict[str, dict[str, Case]]] = {}
     for element in ET.parse(path).getroot().iter("testcase"):
-        module = (element.get("classname") or "unknown").rsplit(".", 1)[-1]
-        name = element.get("name") or "unnamed"
-        function, _, params = name.partition("[")
+        module = _module(element.get("classname") or "unknown")
+        function, _, params = (element.get("name") or "unnamed").partition("[")
+        source = params[:-1] if params else function
         outcome, message = _outcome(element)
-        case = Case(params[:-1] if params else function, outcome, message)
-        case.seconds = float(element.get("time") or 0)
-        files.setdefault(module, {}).setdefault(function, []).append(case)
+        runs = files.setdefault(module, {}).setdefault(_name(function), {})
+        if source in runs:  # pytest's second entry: an error in teardown after the call
+            seen = runs[source]
+            if outcome == "not ok":
+                seen.message = "; ".join(m for m in (seen.message, message) if m)
+                seen.outcome = "not ok"
+            seen.seconds += float(element.get("time") or 0)
+            continue
+        name = _name(source)
+        runs[source] = Case(
+            name, outcome, message, seconds=float(element.get("time") or 0),
+            source=source if name != source else "",
+        )  # fmt: skip
     cases = []
     for module, functions in files.items():
         children = []
-        for function, runs in functions.items():
-            if len(runs) == 1 and runs[0].name == function:
-                children.append(runs[0])
+        for function, by_name in functions.items():
+            tests = list(by_name.values())
+            if len(tests) == 1 and tests[0].name == function:
+                children.append(tests[0])
             else:
-                children.append(_grouped(function, "ok", "", runs))
+                children.append(_grouped(function, "ok", "", tests))
         cases.append(_grouped(module, "ok", "", children))
-    return cases
+    return cases or [Case("suite", "not ok", "pytest collected no tests")]
 
 
 def render(cases: list[Case]) -> str:
@@ -122,12 +154,18 @@ def kernel_log_case(problems: list[str]) -> Case:
     return Case("kernel_log", "not ok", _clean("; ".join(problems)))
 
 
-def write(run_dir: Path, kernel_log_problems: list[str]) -> Path | None:
-    """run_dir/results.ktap from run_dir/junit.xml and the kernel log's
-    verdict; None when the guest wrote no JUnit file."""
+NO_JUNIT = "the guest wrote no junit.xml (a crash, a panic or a timeout: see console.log)"
+
+
+def cases_of(run_dir: Path) -> list[Case]:
+    """The run's tests from its JUnit file; one failed ``suite`` case when
+    the guest wrote none."""
     junit = run_dir / "junit.xml"
-    if not junit.exists():
-        return None
+    return from_junit(junit) if junit.exists() else [Case("suite", "not ok", NO_JUNIT)]
+
+
+def write(run_dir: Path, kernel_log_problems: list[str]) -> Path:
+    """run_dir/results.ktap from run_dir/junit.xml and the kernel log's verdict."""
     out = run_dir / FILE_NAME
-    out.write_text(render([*from_junit(junit), kernel_log_case(kernel_log_problems)]))
+    out.write_text(render([*cases_of(run_dir), kernel_log_case(kernel_log_problems)]))
     return out

@@ -23,10 +23,16 @@ INDENT = "    "
 COUNTS = ("tests", "failures", "errors", "skipped")
 
 
-def run_dirs(roots: Sequence[Path]) -> list[Path]:
-    """Every directory holding a JUnit file below the roots, sorted, each once
-    (build/runs/latest is a link to one of them)."""
-    found = {p.parent.resolve() for root in roots for p in Path(root).rglob(JUNIT)}
+PLAN = "plan.json"  # plan.PLAN: every run directory has one
+
+
+def run_dirs(roots: Sequence[Path], out: Path | None = None) -> list[Path]:
+    """Every run directory (one holding the host's plan.json) below the
+    roots, sorted, each once (build/runs/latest is a link to one of them);
+    out, where an earlier merge wrote, is not a run."""
+    found = {p.parent.resolve() for root in roots for p in Path(root).rglob(PLAN)}
+    if out is not None:
+        found = {d for d in found if not d.is_relative_to(out.resolve())}
     return sorted(found, key=lambda p: p.name)
 
 
@@ -45,16 +51,31 @@ def merge_ktap(runs: Sequence[tuple[str, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# A run that left no results files: the guest or the host died before them.
+NO_KTAP = "KTAP version 1\n1..1\nnot ok 1 results # the run wrote no results.ktap\n"
+
+
+def _missing(name: str) -> ET.Element:
+    """The JUnit suite of a run that wrote no junit.xml: one error."""
+    suite = ET.Element("testsuite", {"name": name, "tests": "1", "errors": "1"})
+    case = ET.SubElement(suite, "testcase", {"classname": "run", "name": "suite"})
+    ET.SubElement(case, "error", {"message": "the guest wrote no junit.xml: see console.log"})
+    return suite
+
+
 def merge_junit(runs: Sequence[tuple[str, Path]]) -> ET.ElementTree[ET.Element]:
-    """One <testsuites> of every run's suites, each named after its run, with
-    the totals summed."""
+    """One <testsuites> of every run's suites, each named after its run (and
+    its test cases' classnames prefixed with it), with the totals summed; a
+    run without a JUnit file is one error."""
     merged = ET.Element("testsuites", {"name": "masterdma"})
     totals = dict.fromkeys(COUNTS, 0)
     time = 0.0
     for name, path in runs:
-        root = ET.parse(path).getroot()
+        root = ET.parse(path).getroot() if path.exists() else _missing(name)
         for suite in [root] if root.tag == "testsuite" else list(root.iter("testsuite")):
             suite.set("name", name)
+            for case in suite.iter("testcase"):
+                case.set("classname", f"{name}.{case.get('classname', '')}")
             for key in COUNTS:
                 totals[key] += int(suite.get(key, 0))
             time += float(suite.get("time", 0))
@@ -69,14 +90,14 @@ def merge(roots: Sequence[Path], out: Path) -> list[Path]:
     """out/junit.xml and out/results.ktap from the runs below roots; returns
     the runs merged.  A run without its KTAP file (older harness) is left out
     of the KTAP file only."""
-    dirs = run_dirs(roots)
+    dirs = run_dirs(roots, out)
     if not dirs:
-        raise SystemExit(f"no {JUNIT} below {', '.join(map(str, roots))}")
+        raise SystemExit(f"no run directory ({PLAN}) below {', '.join(map(str, roots))}")
     out.mkdir(parents=True, exist_ok=True)
     merge_junit([(d.name, d / JUNIT) for d in dirs]).write(
         out / JUNIT, encoding="utf-8", xml_declaration=True
     )
-    ktaps = [(d.name, (d / KTAP).read_text()) for d in dirs if (d / KTAP).exists()]
+    ktaps = [(d.name, (d / KTAP).read_text() if (d / KTAP).exists() else NO_KTAP) for d in dirs]
     (out / KTAP).write_text(merge_ktap(ktaps))
     return dirs
 

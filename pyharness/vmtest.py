@@ -108,18 +108,19 @@ def _results_files(
     """Beside junit.xml, the same results for CI systems: KTAP (kunit.py
     parse reads it) and a KCIDB report (KernelCI), named in the report."""
     kernel_log = [report.kernel_log] if report.kernel_log.startswith("FAIL") else []
-    if ktap.write(run_dir, kernel_log) is None:
-        return
+    ktap.write(run_dir, kernel_log)
+    report.results = [name for name in ("junit.xml", ktap.FILE_NAME) if (run_dir / name).exists()]
     commit, dirty = kcidb.checkout(paths.root)
     run = kcidb.Run(
         commit, dirty, report.kernel, report.profile, report.accel, run_dir, started, seconds,
         booted=(run_dir / RESULT).exists(), kernel_log_problems=tuple(kernel_log),
     )  # fmt: skip
     try:
-        kcidb.write(run, ktap.from_junit(run_dir / "junit.xml"))
-    except ValueError as err:  # jsonschema's ValidationError is one
+        kcidb.write(run, ktap.cases_of(run_dir))
+    except ValueError as err:  # the schema's complaint, from kcidb.validate
         report.problems.append(f"the KCIDB report does not validate: {err}")
-    report.results = ["junit.xml", ktap.FILE_NAME, kcidb.FILE_NAME]
+    else:
+        report.results.append(kcidb.FILE_NAME)
 
 
 def _draw_maps(report: Report, run_dir: Path) -> None:

@@ -3,9 +3,10 @@
  * allocator_example - a driver using the high-memory allocator
  *
  * allocator.ko has claimed the RAM above mem=; this driver asks it for one
- * region of @size_kb KiB, maps it to write a pattern from the CPU (a device
- * would be given the physical address, which is its bus address without an
- * IOMMU), and gives it back at unload.  Built against the standalone
+ * region of @size_kb KiB, maps it to write a pattern from the CPU, and gives
+ * it back at unload.  The region is physical memory: a device reaches it at
+ * the bus address dma_map_resource() returns for it (the physical address
+ * itself only without an IOMMU).  Built against the standalone
  * allocator (exported symbols): the module loader loads allocator.ko first.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt

@@ -56,6 +56,23 @@ static long example_walk(struct mdma_ring *ring)
 	return frag.next_desc == first.desc_dma ? (long)summary.pointers : -EIO;
 }
 
+/**
+ * example_fill_first() - write the first buffer from the CPU
+ * @ring: the ring
+ * @byte: what to write
+ *
+ * A buffer is its fragments (its whole pages and its tail), in order; each
+ * has its own CPU address, and a packed tail shares its page with others.
+ */
+static void example_fill_first(struct mdma_ring *ring, u8 byte)
+{
+	struct mdma_fragment frag;
+	u64 i;
+
+	for (i = 0; !mdma_ring_fragment(ring, i, &frag) && frag.buffer == 0; i++)
+		memset(mdma_ring_fragment_cpu(ring, i), byte, frag.length);
+}
+
 static void example_free(void *ring)
 {
 	mdma_ring_free(ring);
@@ -87,8 +104,7 @@ static int example_probe(struct platform_device *pdev)
 		return ret;
 
 	/* The CPU writes the first buffer, then gives it to the device. */
-	mdma_ring_sync_for_cpu(ring, 0);
-	memset(mdma_ring_fragment_cpu(ring, 0), 0x47, min_t(u32, bufsize, PAGE_SIZE));
+	example_fill_first(ring, 0x47);
 	mdma_ring_sync_for_device(ring, 0);
 
 	fragments = example_walk(ring);

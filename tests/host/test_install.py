@@ -73,13 +73,17 @@ def test_make_install_and_uninstall_into_a_staging_root(tmp_path: Path) -> None:
     staging = tmp_path / "root"
     env = {**os.environ, "MASTERDMA_TEST": "1"}  # ignored: install is a production build
 
-    def make(target: str) -> str:
+    def make(target: str, where: Path = source, ok: bool = True) -> str:
         done = subprocess.run(
-            ["make", "-C", str(source), target, f"KDIR={kdir}", f"INSTALL_MOD_PATH={staging}"],
+            ["make", "-C", str(where), target, f"KDIR={kdir}", f"INSTALL_MOD_PATH={staging}"],
             capture_output=True, text=True, env=env, check=False,
         )  # fmt: skip
-        assert done.returncode == 0, done.stdout + done.stderr
-        return done.stdout
+        assert (done.returncode == 0) == ok, done.stdout + done.stderr
+        return done.stdout + done.stderr
+
+    # kmod/'s own install, with MASTERDMA_TEST=1 in the environment: refused
+    assert "never installed" in make("install", source / "kmod", ok=False)
+    assert not staging.exists()
 
     make("install")
     (release,) = [p.name for p in (staging / "lib" / "modules").iterdir()]
@@ -93,6 +97,7 @@ def test_make_install_and_uninstall_into_a_staging_root(tmp_path: Path) -> None:
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert "test_" not in params, params
+    make("clean")  # uninstall needs no build: the release comes from KDIR
     make("uninstall")
     assert not list(updates.rglob("*.ko*"))
     assert "masterdev" not in (staging / "lib" / "modules" / release / "modules.dep").read_text()

@@ -8,6 +8,7 @@ failure, an error in a fixture, a skip and parametrised cases.
 from __future__ import annotations
 
 import datetime
+import json
 import re
 import subprocess
 import sys
@@ -45,6 +46,18 @@ def test_ring(ring):
 @pytest.mark.parametrize("n", [1, 2])
 def test_all_skipped(n):
     pytest.skip("no IOMMU")
+
+@pytest.fixture
+def breaks_after():
+    yield
+    raise RuntimeError("teardown")
+
+def test_fails_then_errors_in_teardown(breaks_after):
+    assert False, "the call"
+
+@pytest.mark.parametrize("name", ["a#b", "x # SKIP y", "a.b", "a_b"])
+def test_names(name):
+    pass
 """
 
 
@@ -83,6 +96,9 @@ def test_ktap_nests_functions_and_parameters(run_dir: Path) -> None:
     assert "    ok 4 test_skips # SKIP needs the himem profile\n" in text
     assert "not ok 1 test_sample\nok 2 kernel_log\n" in text
     assert "#  that fails" not in text and "a fixture  that fails" in text
+    # pytest's two entries for a failed call and a failed teardown: one test
+    assert text.count("ok 7 test_fails_then_errors_in_teardown") == 1
+    assert "        ok 1 a_b\n" in text and "        ok 2 x _ SKIP y\n" in text
 
 
 def test_kunit_parse_reads_our_ktap_with_the_counts_of_junit(run_dir: Path) -> None:
@@ -100,8 +116,10 @@ def test_kunit_parse_reads_our_ktap_with_the_counts_of_junit(run_dir: Path) -> N
     got = summary(done.stdout)
     assert got.get("errors", 0) == 0, done.stdout
     # kunit.py counts the leaves; the kernel log's verdict is one more, failed here
-    assert got["ran"] == junit.total + 1
-    assert got["failed"] == junit.failed + junit.errors + 1
+    # ... and JUnit counts a failed call and its failed teardown twice, KTAP once
+    assert got["ran"] == junit.total
+    assert got["failed"] == junit.failed + junit.errors
+    assert "crashed" not in got, done.stdout
     assert got["skipped"] == junit.skipped
     assert got["passed"] == junit.passed
     assert done.returncode == 1  # failures, parsed
@@ -122,9 +140,13 @@ def test_the_kcidb_report_validates_and_has_one_test_per_guest_test(run_dir: Pat
     assert isinstance(tests, list)
     junit = read_junit(run_dir / "junit.xml")
     assert junit is not None
-    assert len(tests) == junit.total + 2  # and the boot and the kernel log
+    assert len(tests) == junit.total - 1 + 2  # the teardown's entry; the boot, the log
+    assert len({t["id"] for t in tests}) == len(tests)
     by_path = {t["path"]: t for t in tests}
-    assert by_path["masterdma.test_sample.test_ring.x_y_z"]["status"] == "PASS"
+    (unsafe,) = [p for p in by_path if p.startswith("masterdma.test_sample.test_ring.x_y_z")]
+    assert by_path[unsafe]["status"] == "PASS"
+    names = [p for p in by_path if p.startswith("masterdma.test_sample.test_names.a")]
+    assert len(names) == 3  # a#b, a.b and a_b: three tests, not one
     assert by_path["masterdma.test_sample.test_ring.sdirx0-12x5000"]["status"] == "FAIL"
     assert by_path["masterdma.test_sample.test_skips"]["status"] == "SKIP"
     assert by_path["masterdma.kernel_log"]["status"] == "PASS"
@@ -152,16 +174,21 @@ def test_merged_runs_parse_with_every_run_counted(run_dir: Path, tmp_path: Path)
         (runs / name).mkdir(parents=True)
         for file in ("junit.xml", ktap.FILE_NAME):
             (runs / name / file).write_bytes((run_dir / file).read_bytes())
+        (runs / name / "plan.json").write_text("{}")
     (runs / "latest").symlink_to("20261201-1200-6.1.0-57-amd64-plain")
-    out = tmp_path / "merged"
-    assert subprocess.run(
-        [sys.executable, "-m", "pyharness.results", "--out", str(out), str(runs)],
-        cwd=Path(__file__).parents[2], check=False,
-    ).returncode == 0  # fmt: skip
+    crashed = runs / "20261201-1300-6.1.0-57-amd64-iommu"  # a guest that died: no junit
+    crashed.mkdir()
+    (crashed / "plan.json").write_text("{}")
+    out = runs / "merged"  # inside the root, and merged twice: never a run itself
+    for _ in range(2):
+        assert subprocess.run(
+            [sys.executable, "-m", "pyharness.results", "--out", str(out), str(runs)],
+            cwd=Path(__file__).parents[2], check=False,
+        ).returncode == 0  # fmt: skip
     merged = read_junit(out / "junit.xml")
     assert merged is not None
-    assert (merged.total, merged.failed, merged.skipped) == (
-        2 * junit.total, 2 * junit.failed, 2 * junit.skipped,
+    assert (merged.total, merged.failed, merged.errors, merged.skipped) == (
+        2 * junit.total + 1, 2 * junit.failed, 2 * junit.errors + 1, 2 * junit.skipped,
     )  # fmt: skip
     done = subprocess.run(
         [sys.executable, lint.kunit_tool(Paths.default()), "parse", str(out / ktap.FILE_NAME)],
@@ -169,5 +196,34 @@ def test_merged_runs_parse_with_every_run_counted(run_dir: Path, tmp_path: Path)
     )  # fmt: skip
     got = summary(done.stdout)
     assert got.get("errors", 0) == 0, done.stdout
-    assert got["ran"] == 2 * (junit.total + 1)
+    assert got["ran"] == 2 * junit.total + 1  # KTAP: one a teardown less; the crashed run
     assert "# Subtest: 20261201-1200-6.12.117-amd64-users" in (out / ktap.FILE_NAME).read_text()
+
+
+@pytest.mark.parametrize("with_junit", [True, False], ids=["junit", "crashed"])
+def test_every_run_writes_its_results_files(
+    run_dir: Path, tmp_path: Path, with_junit: bool
+) -> None:
+    """The pipeline's last step: KTAP and KCIDB beside junit.xml, named in the
+    report; a guest that died before pytest wrote still gets both, failed."""
+    from pyharness import vmtest  # noqa: PLC0415  (the host pipeline, for this test only)
+    from pyharness.report import Report  # noqa: PLC0415
+
+    here = tmp_path / "20261201-1200-6.1.0-57-amd64-plain"
+    here.mkdir()
+    (here / "console.log").write_text("boot\n")
+    if with_junit:
+        (here / "junit.xml").write_bytes((run_dir / "junit.xml").read_bytes())
+    report = Report("6.1.0-57-amd64", "plain", "tcg", "TCG requested", run_dir=str(here))
+    paths = Paths(root=Path(__file__).parents[2], cache=tmp_path, build=tmp_path)
+    started = datetime.datetime(2026, 12, 1, tzinfo=datetime.UTC)
+    vmtest._results_files(report, paths, here, started, 10.0)
+    assert report.problems == []
+    names = ["junit.xml", ktap.FILE_NAME, kcidb.FILE_NAME]
+    assert report.results == (names if with_junit else names[1:])
+    text = (here / ktap.FILE_NAME).read_text()
+    assert ("not ok 1 suite" in text) != with_junit
+    statuses = {
+        t["path"]: t["status"] for t in json.loads((here / kcidb.FILE_NAME).read_text())["tests"]
+    }
+    assert statuses["masterdma.boot"] == "FAIL"  # no result.json here: the guest did not finish

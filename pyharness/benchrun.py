@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 
 from matplotlib.figure import Figure as Plot
 
-from . import bench, vmtest
+from . import bench, kcidb, vmtest
 from .config import Paths
 from .errors import HarnessError
 from .runner import announce
@@ -44,19 +43,10 @@ class BenchResult:
 
 
 def commit(root: Path) -> str:
-    """The checkout's commit, with "+dirty" when the tree differs from it."""
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
-            capture_output=True, text=True, check=True,
-        ).stdout.strip()  # fmt: skip
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, check=True,
-        ).stdout.strip()  # fmt: skip
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + ("+dirty" if dirty else "")
+    """The checkout's commit (12 digits), with "+dirty" when the tree differs
+    from it; "unknown" outside a git checkout (kcidb.checkout asks git)."""
+    head, dirty = kcidb.checkout(root)
+    return head[:12] + ("+dirty" if dirty else "") if head else "unknown"
 
 
 def run(request: BenchRequest, paths: Paths) -> BenchResult:

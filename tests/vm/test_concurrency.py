@@ -99,7 +99,9 @@ def ring_user(rng: random.Random) -> None:
             with contextlib.suppress(BlockingIOError):
                 os.read(fd, 1 << 16)
         if md.IFACES[iface].mmap:
-            pages = int(md.summary(iface)["pointers"])
+            # the ring's own fd, not debugfs: a removed edu device takes the
+            # ring's debugfs file away mid-read (EIO), the fd says ENODEV
+            pages = int(md.ioctl_summary(fd).pointers)
             with mmap.mmap(fd, pages * mmap.PAGESIZE, mmap.MAP_SHARED) as mapped:
                 length = rng.randrange(1, mmap.PAGESIZE)
                 mapped[:length] = b"\x5a" * length

@@ -35,6 +35,7 @@ class Plan:
     bench: tuple[str, ...] = ()  # instead of pytest: pyharness.benchguest's arguments
     profile: str = ""  # the profile's name, for tests that run in one lane only
     headers: str = ""  # the booted kernel's build tree (kbuild's KDIR), "" if unknown
+    dkms_tarball: str = ""  # DKMS's binaries-only tarball built on the host, "" if none
 
     def dump(self, run_dir: Path) -> Path:
         path = run_dir / PLAN
@@ -57,6 +58,7 @@ class Plan:
             bench,
             str(data.get("profile", "")),
             str(data.get("headers", "")),
+            str(data.get("dkms_tarball", "")),
         )
 
 

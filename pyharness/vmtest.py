@@ -13,6 +13,7 @@ from pathlib import Path
 
 from . import (
     accel,
+    dkms,
     figures,
     kbuild,
     kcidb,
@@ -34,6 +35,8 @@ MODULES = ("mdma", "masterdev")
 # Modules the tests load and unload themselves: the high-memory allocator,
 # its linked build, the test door and a second client.
 ON_DEMAND = ("allocator", "himemlink", "himemtest", "himemclient", "masterbench")
+# The profile whose guest installs the modules with DKMS (once per kernel).
+DKMS_PROFILE = "plain"
 # A whole profile under TCG takes 8-15 min on a busy 2-core machine (the fuzz and
 # concurrency tests among it): twice that before a hung guest is given up.
 BOOT_TIMEOUT = 1800.0
@@ -76,6 +79,7 @@ def run(request: VmTestRequest, paths: Paths) -> Report:
         request.bench,
         profile.name,
         str(kernel.build_dir),
+        _dkms_tarball(kernel, paths, profile, request, run_dir),
     )
     plan.dump(run_dir)
     boot_req = vm.BootRequest(
@@ -149,6 +153,21 @@ def _modules(
             params += ("inject_warn=1",)
         specs.append(ModuleSpec(copies[name], params))
     return tuple(specs), tuple(copies[name] for name in ON_DEMAND)
+
+
+def _dkms_tarball(
+    kernel: kernels.KernelTree,
+    paths: Paths,
+    profile: profiles.Profile,
+    request: VmTestRequest,
+    run_dir: Path,
+) -> str:
+    """DKMS's build of the production modules, packed for the guest's DKMS
+    test: in the profile that runs it (plain, once per kernel), when the host
+    has dkms.  A DKMS failure stops the run like a kbuild failure."""
+    if request.bench or profile.name != DKMS_PROFILE or not dkms.available():
+        return ""
+    return str(dkms.binary_tarball(kernel, paths, run_dir))
 
 
 def _new_run_dir(paths: Paths, release: str, profile: str) -> Path:

@@ -19,7 +19,7 @@ ROOT = Path(__file__).parents[2]
 
 # The host pipeline: fetch, build, boot, judge, report, draw, lint, publish.
 HOST = {
-    "accel", "benchrun", "debugkernel", "docs", "kbuild", "kcidb", "kernels", "lanes",
+    "accel", "benchrun", "debugkernel", "dkms", "docs", "kbuild", "kcidb", "kernels", "lanes",
     "lava", "lint", "pagemap", "profiles", "report", "vm", "vmtest",
 }  # fmt: skip
 # What runs in the guest: the runner, the clients of our interfaces, the fault sweeps.

@@ -3,8 +3,8 @@ production build, installed where modprobe finds it, and removed again.
 
 The install runs against the host's own headers when they are there
 (/lib/modules/$(uname -r)/build), else against a kernel the harness has cached,
-into a staging root (INSTALL_MOD_PATH), from a copy of the sources.  The DKMS
-install itself runs in the guest (tests/vm/test_dkms.py).
+into a staging root (INSTALL_MOD_PATH), from a copy of the sources.  DKMS
+builds the tarball the guest installs (tests/vm/test_dkms.py) in private trees.
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ import os
 import re
 import shutil
 import subprocess
+import tarfile
 import tomllib
 from pathlib import Path
 
 import pytest
 
-from pyharness import kernels
+from pyharness import dkms, kbuild, kernels
 from pyharness.config import Paths
 from pyharness.errors import HarnessError
 
@@ -101,3 +102,26 @@ def test_make_install_and_uninstall_into_a_staging_root(tmp_path: Path) -> None:
     make("uninstall")
     assert not list(updates.rglob("*.ko*"))
     assert "masterdev" not in (staging / "lib" / "modules" / release / "modules.dep").read_text()
+
+
+def test_dkms_builds_the_production_modules_into_a_binaries_only_tarball(tmp_path: Path) -> None:
+    """What the guest's DKMS test installs: DKMS's build from dkms.conf, in
+    private trees, with no test hook in any module."""
+    if not dkms.available():
+        pytest.skip("no dkms on the host")
+    try:
+        kernel = kernels.resolve(kernels.DEFAULT_KERNEL, Paths.default(), fetch=False)
+    except HarnessError:
+        pytest.skip("no cached kernel to build against")
+    status = ["dkms", "status"]
+    before = subprocess.run(status, capture_output=True, text=True, check=False).stdout
+    tarball = dkms.binary_tarball(kernel, Paths.default(), tmp_path)
+    assert tarball.is_relative_to(tmp_path / "dkms")
+    with tarfile.open(tarball) as packed:
+        packed.extractall(tmp_path / "unpacked", filter="data")
+    built = {ko.stem: ko for ko in (tmp_path / "unpacked").rglob("*.ko")}
+    assert set(built) == production_modules()
+    for ko in built.values():
+        assert kbuild.test_hooks_in(ko) == [], ko
+    # the host's own DKMS tree untouched
+    assert subprocess.run(status, capture_output=True, text=True, check=False).stdout == before

@@ -1,15 +1,19 @@
 """DKMS, modprobe and modinfo, as a user installs the modules.
 
-`make dkms-install` registers the production modules with DKMS for the running
-kernel, DKMS builds and installs them, depmod records that masterdev needs
-mdma, and `modprobe masterdev` loads both; `make dkms-remove` takes them away.
+The host built the production modules with DKMS from dkms.conf for this
+kernel and packed them with `dkms mktarball --binaries-only`
+(pyharness/dkms.py: compiling in the guest takes about 20 minutes under TCG).
+Here `dkms ldtarball` and `dkms install` put them into
+/lib/modules/<release>/updates/dkms, depmod records that masterdev needs
+mdma, `modprobe masterdev` loads both, modinfo shows the installed production
+modules, and `dkms remove` takes them away.  With `invoke vm-test --dkms`,
+`make dkms-install` also compiles them in the guest, as on a user's machine.
 Everything is written into overlays the test mounts over /usr/src,
 /var/lib/dkms and /lib/modules/<release> with their upper layers on a tmpfs:
 the guest's root is the host's (shared read-only), and /lib/modules/<release>
-the harness's kernel cache, neither of which an install may touch.
-In the plain profile, when asked (`invoke vm-test --dkms`): DKMS compiles the
-modules in the guest, which takes about 20 minutes under TCG, too long for
-`make test`.  The run's own test-build modules are loaded again after.
+the harness's kernel cache, neither of which an install may touch.  Plain
+profile only (once per kernel); the run's own test-build modules are loaded
+again after.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import platform
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -85,18 +89,12 @@ def run(*argv: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def without_the_runs_modules(
-    request: pytest.FixtureRequest, plan: Plan, module_paths: dict[str, Path]
-) -> Iterator[None]:
+def without_the_runs_modules(plan: Plan, module_paths: dict[str, Path]) -> Iterator[None]:
     """The run's masterdev and mdma out while the installed ones are tried,
     and back after, with the profile's parameters.  Skips first where the
     test does not run."""
-    if not request.config.getoption("--dkms"):
-        pytest.skip("DKMS compiles in the guest (20 min under TCG): invoke vm-test --dkms")
     if plan.profile != "plain":
         pytest.skip("once per kernel: the plain profile")
-    if not plan.headers or not Path(plan.headers, "Makefile").exists():
-        pytest.skip(f"no build tree for {RELEASE} in the guest")
     for spec in reversed(plan.modules):
         removed = guestkit.rmmod(spec.name)
         assert removed.ok, removed.output
@@ -111,19 +109,59 @@ def without_the_runs_modules(
             assert inserted.ok, inserted.output
 
 
-def test_dkms_installs_modprobe_loads_and_dkms_removes(
+def test_dkms_installs_the_hosts_build_modprobe_loads_and_dkms_removes(
     plan: Plan, without_the_runs_modules: None
 ) -> None:
+    assert plan.dkms_tarball, "the host has dkms but built no DKMS tarball for this run"
+    module = f"masterdma/{VERSION}"
+
+    def install() -> None:
+        run("dkms", "ldtarball", plan.dkms_tarball)
+        run("dkms", "install", module, "-k", RELEASE)
+
+    def remove() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["dkms", "remove", module, "--all"], capture_output=True, text=True, check=False
+        )
+
     masterdev = next(spec for spec in plan.modules if spec.name == "masterdev")
-    flags = f"KREL={RELEASE}", f"DKMS_FLAGS=--kernelsourcedir {plan.headers}"
     with in_memory(WRITTEN):
-        installed_and_removed(masterdev.params, flags)
-    assert os.path.exists(plan.headers)
+        installed_and_removed(masterdev.params, install, remove)
 
 
-def installed_and_removed(params: tuple[str, ...], flags: tuple[str, str]) -> None:
-    try:
+def test_make_dkms_install_compiles_in_the_guest(
+    request: pytest.FixtureRequest, plan: Plan, without_the_runs_modules: None
+) -> None:
+    if not request.config.getoption("--dkms"):
+        pytest.skip("DKMS compiles in the guest (20 min under TCG): invoke vm-test --dkms")
+    if not plan.headers or not Path(plan.headers, "Makefile").exists():
+        pytest.skip(f"no build tree for {RELEASE} in the guest")
+    flags = f"KREL={RELEASE}", f"DKMS_FLAGS=--kernelsourcedir {plan.headers}"
+
+    def install() -> None:
         run("make", "-C", str(ROOT), "dkms-install", *flags)
+
+    def remove() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["make", "-C", str(ROOT), "dkms-remove", *flags],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+
+    masterdev = next(spec for spec in plan.modules if spec.name == "masterdev")
+    with in_memory(WRITTEN):
+        installed_and_removed(masterdev.params, install, remove)
+    assert not Path(f"/usr/src/masterdma-{VERSION}").exists()
+
+
+def installed_and_removed(
+    params: tuple[str, ...],
+    install: Callable[[], None],
+    remove: Callable[[], subprocess.CompletedProcess[str]],
+) -> None:
+    """Install, check what DKMS, depmod, modprobe and modinfo say, remove,
+    and check nothing is left."""
+    try:
+        install()
         status = run("dkms", "status", "-k", RELEASE).stdout
         assert f"masterdma/{VERSION}, {RELEASE}" in status and "installed" in status, status
         run(sbin("modprobe") or "modprobe", "masterdev", *params)
@@ -136,11 +174,8 @@ def installed_and_removed(params: tuple[str, ...], flags: tuple[str, str]) -> No
             assert "test_" not in info, f"a test hook in the installed {name}:\n{info}"
         run(sbin("modprobe") or "modprobe", "-r", "masterdev", "mdma")
     finally:
-        removed = subprocess.run(
-            ["make", "-C", str(ROOT), "dkms-remove", *flags], capture_output=True, check=False
-        )
+        removed = remove()
     assert removed.returncode == 0, removed.stderr
     assert "masterdma" not in run("dkms", "status").stdout
     left = list(Path(f"/lib/modules/{RELEASE}").rglob("masterdev.ko*"))
     assert not left, left
-    assert not Path(f"/usr/src/masterdma-{VERSION}").exists()

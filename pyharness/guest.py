@@ -15,14 +15,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from . import guestkit, layoutreport
 from . import masterdev as md
 from .kjudge import begin_marker, end_marker
-from .plan import RESULT, GuestResult, Plan
+from .plan import GuestResult, Plan
 
 
 def measure_layouts(rings: list[tuple[str, int, int]], run_dir: Path) -> None:
@@ -65,27 +64,25 @@ def run(run_dir: Path) -> int:
     print(f"guest: {result.kernel}, clocksource {result.clocksource}", flush=True)
     for spec in plan.modules:
         op = _phase(f"insmod {spec.name}", lambda s=spec: guestkit.insmod(Path(s.path), *s.params))
-        result.loads.append(asdict(op))
+        result.loads.append(op)
         print(f"guest: insmod {spec.name} {' '.join(spec.params)} -> {op.returncode}", flush=True)
-    if all(load["returncode"] == 0 for load in result.loads) and plan.bench:
+    if all(load.ok for load in result.loads) and plan.bench:
         result.pytest_returncode, result.pytest_seconds = _phase(
             "bench", lambda: _bench(run_dir, plan)
         )
-    elif all(load["returncode"] == 0 for load in result.loads):
+    elif all(load.ok for load in result.loads):
         result.pytest_returncode, result.pytest_seconds = _pytest(run_dir, plan)
         if plan.layouts:
             _phase("layout report", lambda: measure_layouts(list(plan.layouts), run_dir))
     for spec in reversed(plan.modules):
         if guestkit.loaded(spec.name):
             op = _phase(f"rmmod {spec.name}", lambda s=spec: guestkit.rmmod(s.name))
-            result.unloads.append(asdict(op))
+            result.unloads.append(op)
             print(f"guest: rmmod {spec.name} -> {op.returncode}", flush=True)
     result.taint_at_end = guestkit.taint()
     with guestkit.kmsg_reader(since_boot=True) as kmsg:
         (run_dir / "kmsg.txt").write_text("".join(kmsg.read()))
-    tmp = run_dir / (RESULT + ".tmp")
-    tmp.write_text(json.dumps(asdict(result), indent=2) + "\n")
-    tmp.rename(run_dir / RESULT)
+    result.dump(run_dir)
     return 0
 
 

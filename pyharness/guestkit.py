@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .plan import ModuleOp
 from .runner import sbin
 
 TAINTED = Path("/proc/sys/kernel/tainted")
@@ -131,22 +132,6 @@ def kmsg_reader(since_boot: bool = False) -> Iterator[Kmsg]:
         yield reader
     finally:
         reader.close()
-
-
-@dataclass(frozen=True)
-class ModuleOp:
-    """The outcome of one insmod or rmmod."""
-
-    action: str
-    module: str
-    params: tuple[str, ...]
-    returncode: int
-    output: str
-    seconds: float
-
-    @property
-    def ok(self) -> bool:
-        return self.returncode == 0
 
 
 def _module_op(action: str, module: str, argv: list[str], params: tuple[str, ...]) -> ModuleOp:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import re
 import shutil
 import time
@@ -46,6 +47,7 @@ PRODUCTS = (
     "himemlink/allocator_core.c",  # copied by kbuild: himemlink links the allocator in
     "himemlink/allocator_test.c",
 )
+STAMP = ".masterdma-built"  # in the build copy: the digest of the last clean build
 WARNING = re.compile(r"^(?P<file>[^:\s]+):\d+(?::\d+)?: (?:warning|error): ", re.M)
 
 
@@ -98,7 +100,12 @@ def sync_sources(src: Path, dest: Path) -> list[str]:
     if dest.exists():
         for old in sorted(dest.rglob("*")):
             rel = old.relative_to(dest)
-            if old.is_file() and not _is_product(old) and rel not in wanted and rel.name != ".lock":
+            if (
+                old.is_file()
+                and not _is_product(old)
+                and rel not in wanted
+                and rel.name not in (".lock", STAMP)
+            ):
                 old.unlink()
                 changed.append(f"{rel} (removed)")
         for ko in dest.rglob("*.ko"):  # a module whose sources are gone is not built any more
@@ -145,6 +152,14 @@ def _build(
     if sparse:
         argv.insert(-1, "C=2")
     what = "test build" if test_build else "production build"
+    stamp, digest = dest / STAMP, _digest(kernel, dest, argv)
+    modules = built_modules(dest)
+    if not sparse and modules and stamp.is_file() and stamp.read_text() == digest:
+        # the same sources, kernel and options as the last clean build: every
+        # lane of `invoke test` reuses the one build, without a make per lane
+        announce(f"modules built already against {kernel.release} ({what}): {', '.join(modules)}")
+        return BuildResult(kernel, dest, modules, log)
+    stamp.unlink(missing_ok=True)  # an interrupted or failed make leaves none
     sparse_note = " with sparse" if sparse else ""
     announce(f"building modules against {kernel.release} ({what}){sparse_note}")
     started = time.time()
@@ -165,6 +180,8 @@ def _build(
     modules = built_modules(dest)
     if not modules:
         raise BuildError(f"kbuild produced no module (log: {log})", done.output)
+    if not sparse:  # a sparse build's objects are the same; its stamp would skip the check
+        stamp.write_text(digest)
     rebuilt = sorted(p.stem for p in dest.rglob("*.ko") if p.stat().st_mtime >= started)
     if rebuilt:
         what = f"{len(changed)} source file(s) changed" if changed else "kernel or options changed"
@@ -173,6 +190,19 @@ def _build(
         checked = f"; sparse checked every source (log: {log})" if sparse else ""
         announce(f"modules up to date ({', '.join(modules)}): nothing recompiled{checked}")
     return BuildResult(kernel, dest, modules, log)
+
+
+def _digest(kernel: KernelTree, dest: Path, argv: list[str]) -> str:
+    """What a build depends on: the mirrored sources, the kernel's build tree
+    (its path, release and .config) and the make command line."""
+    digest = hashlib.sha256("\0".join([*argv, kernel.release]).encode())
+    for name in (".config", "include/config/kernel.release", "Module.symvers"):
+        config = kernel.build_dir / name
+        digest.update(config.read_bytes() if config.is_file() else b"-")
+    for path in sorted(p for p in dest.rglob("*") if p.is_file() and not _is_product(p)):
+        if path.name not in (".lock", STAMP):
+            digest.update(str(path.relative_to(dest)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def built_modules(dest: Path) -> dict[str, Path]:

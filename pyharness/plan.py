@@ -62,15 +62,69 @@ class Plan:
         )
 
 
+@dataclass(frozen=True)
+class ModuleOp:
+    """The outcome of one insmod or rmmod in the guest."""
+
+    action: str  # "insmod" or "rmmod"
+    module: str
+    params: tuple[str, ...]
+    returncode: int
+    output: str  # stdout and stderr
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ModuleOp:
+        return cls(
+            str(data["action"]),
+            str(data["module"]),
+            tuple(data.get("params", ())),
+            int(data["returncode"]),
+            str(data["output"]),
+            float(data.get("seconds", 0.0)),
+        )
+
+
 @dataclass
 class GuestResult:
-    kernel: str
+    """What the guest did, written last (result.json): its absence means the
+    guest did not finish.  Times in seconds; taint as /proc/sys/kernel/tainted."""
+
+    kernel: str  # uname -r
     clocksource: str
     cmdline: str
     uptime_at_start: float
     taint_at_start: int
-    loads: list[dict[str, Any]] = field(default_factory=list)
-    unloads: list[dict[str, Any]] = field(default_factory=list)
-    pytest_returncode: int | None = None
+    loads: list[ModuleOp] = field(default_factory=list)
+    unloads: list[ModuleOp] = field(default_factory=list)
+    pytest_returncode: int | None = None  # None: pytest (or the bench) never ran
     pytest_seconds: float = 0.0
     taint_at_end: int = 0
+
+    def dump(self, run_dir: Path) -> Path:
+        """Write result.json atomically (a reader never sees half of it)."""
+        tmp = run_dir / (RESULT + ".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        return tmp.rename(run_dir / RESULT)
+
+    @classmethod
+    def load(cls, run_dir: Path) -> GuestResult:
+        """Read result.json; raises OSError if missing, KeyError/ValueError if malformed."""
+        data = json.loads((run_dir / RESULT).read_text())
+        returncode = data.get("pytest_returncode")
+        return cls(
+            str(data["kernel"]),
+            str(data["clocksource"]),
+            str(data["cmdline"]),
+            float(data["uptime_at_start"]),
+            int(data["taint_at_start"]),
+            [ModuleOp.from_json(op) for op in data.get("loads", ())],
+            [ModuleOp.from_json(op) for op in data.get("unloads", ())],
+            None if returncode is None else int(returncode),
+            float(data.get("pytest_seconds", 0.0)),
+            int(data.get("taint_at_end", 0)),
+        )

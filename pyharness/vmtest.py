@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import json
 import os
 import shutil
 import sys
@@ -27,7 +26,7 @@ from . import (
     vm,
 )
 from .config import Paths
-from .plan import RESULT, ModuleSpec, Plan
+from .plan import RESULT, GuestResult, ModuleSpec, Plan
 from .report import Report, describe_taint, read_junit
 
 # Modules loaded for every run, in order (a library before its users).
@@ -198,32 +197,41 @@ def _collect(report: Report, booted: vm.BootResult, run_dir: Path, *, bench: boo
         print(verdict.report(), file=sys.stderr)
     elif verdict.excused:
         report.kernel_log = f"clean ({len(verdict.excused)} expected report lines from tests)"
-    result_file = run_dir / RESULT
-    if not result_file.exists():
-        problems.append(f"the guest wrote no {RESULT} (crash or panic? see console.log)")
+    result = _guest_result(problems, run_dir)
+    if result is None:
         return
-    result = json.loads(result_file.read_text())
-    report.clocksource = result["clocksource"]
-    report.boot_seconds = result["uptime_at_start"]
+    report.clocksource = result.clocksource
+    report.boot_seconds = result.uptime_at_start
     if report.accel == "kvm" and report.clocksource != "kvm-clock":
         problems.append(f"asked for KVM but the guest's clocksource is {report.clocksource}")
-    for op in result["loads"] + result["unloads"]:
-        status = "ok" if op["returncode"] == 0 else f"FAILED ({op['output']})"
-        report.modules.append(f"{op['action']} {op['module']}: {status}")
-        if op["returncode"] != 0:
-            problems.append(f"{op['action']} {op['module']} failed: {op['output']}")
+    for op in result.loads + result.unloads:
+        status = "ok" if op.ok else f"FAILED ({op.output})"
+        report.modules.append(f"{op.action} {op.module}: {status}")
+        if not op.ok:
+            problems.append(f"{op.action} {op.module} failed: {op.output}")
     allowed = kjudge.ALLOWED_TAINT
     if any(f.kind == "WARNING" for f in verdict.excused):
         allowed |= kjudge.TAINT_WARN
-    report.taint = describe_taint(result["taint_at_end"])
-    raised = kjudge.new_taint(result["taint_at_start"], result["taint_at_end"], allowed)
+    report.taint = describe_taint(result.taint_at_end)
+    raised = kjudge.new_taint(result.taint_at_start, result.taint_at_end, allowed)
     if raised:
         problems.append(f"kernel taint raised: {raised}")
     if bench:
-        if result["pytest_returncode"] != 0:
-            report.problems.append(f"the bench failed (exit {result['pytest_returncode']})")
+        if result.pytest_returncode != 0:
+            report.problems.append(f"the bench failed (exit {result.pytest_returncode})")
     else:
-        _judge_pytest(report, result["pytest_returncode"], run_dir)
+        _judge_pytest(report, result.pytest_returncode, run_dir)
+
+
+def _guest_result(problems: list[str], run_dir: Path) -> GuestResult | None:
+    """The guest's result.json, or None with the reason in problems."""
+    try:
+        return GuestResult.load(run_dir)
+    except FileNotFoundError:
+        problems.append(f"the guest wrote no {RESULT} (crash or panic? see console.log)")
+    except (OSError, KeyError, TypeError, ValueError) as err:
+        problems.append(f"the guest's {RESULT} does not read: {err!r}")
+    return None
 
 
 def _judge_pytest(report: Report, returncode: int | None, run_dir: Path) -> None:

@@ -165,12 +165,18 @@ def sweep(
     raise AssertionError("unreachable")
 
 
-# Pages that ordinary counters account for (bytes or pages in /proc/vmstat):
-# slab (KASAN's quarantine and kmemleak's metadata live there), page tables,
-# kernel stacks, page cache and anonymous memory.  What is left of the net
-# pages is what drivers hold: ring pages among them.
-ACCOUNTED_BYTES = ("nr_slab_reclaimable_B", "nr_slab_unreclaimable_B")
-ACCOUNTED_PAGES = ("nr_page_table_pages", "nr_file_pages", "nr_anon_pages")
+# Pages that ordinary counters account for, by their names in /proc/vmstat
+# (pages, or KiB for the stacks): slab (KASAN's quarantine and kmemleak's
+# metadata live there), page tables, kernel stacks, page cache and anonymous
+# memory.  What is left of the net pages is what drivers hold: ring pages
+# among them.  A name missing from /proc/vmstat is an error, never a zero.
+ACCOUNTED_PAGES = (
+    "nr_slab_reclaimable",
+    "nr_slab_unreclaimable",
+    "nr_page_table_pages",
+    "nr_file_pages",
+    "nr_anon_pages",
+)
 ACCOUNTED_KB = ("nr_kernel_stack",)
 PAGE = 4096
 
@@ -180,9 +186,8 @@ def net_pages() -> int:
     less those slab, page tables, stacks, page cache and anonymous memory hold."""
     stat = dict(line.split() for line in VMSTAT.read_text().splitlines())
     allocated = sum(int(v) for k, v in stat.items() if re.fullmatch(r"pgalloc_\w+", k))
-    accounted = sum(int(stat.get(k, 0)) for k in ACCOUNTED_BYTES) // PAGE
-    accounted += sum(int(stat.get(k, 0)) for k in ACCOUNTED_PAGES)
-    accounted += sum(int(stat.get(k, 0)) for k in ACCOUNTED_KB) * 1024 // PAGE
+    accounted = sum(int(stat[k]) for k in ACCOUNTED_PAGES)
+    accounted += sum(int(stat[k]) for k in ACCOUNTED_KB) * 1024 // PAGE
     return allocated - int(stat["pgfree"]) - accounted
 
 

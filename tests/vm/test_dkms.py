@@ -132,7 +132,8 @@ def without_the_runs_modules(plan: Plan, module_paths: dict[str, Path]) -> Itera
 def test_dkms_installs_the_hosts_build_modprobe_loads_and_dkms_removes(
     plan: Plan, without_the_runs_modules: None
 ) -> None:
-    assert plan.dkms_tarball, "the host has dkms but built no DKMS tarball for this run"
+    if not plan.dkms_tarball:  # a host with dkms builds one or stops the run
+        pytest.skip("no DKMS tarball in this run (a LAVA suite, or a host without dkms)")
     module = f"masterdma/{VERSION}"
 
     def install() -> None:

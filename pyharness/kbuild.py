@@ -154,7 +154,9 @@ def _build(
     what = "test build" if test_build else "production build"
     stamp, digest = dest / STAMP, _digest(kernel, dest, argv)
     modules = built_modules(dest)
-    if not sparse and modules and stamp.is_file() and stamp.read_text() == digest:
+    order = dest / "modules.order"
+    listed = len(order.read_text().split()) if order.is_file() else -1
+    if not sparse and len(modules) == listed and stamp.is_file() and stamp.read_text() == digest:
         # the same sources, kernel and options as the last clean build: every
         # lane of `invoke test` reuses the one build, without a make per lane
         announce(f"modules built already against {kernel.release} ({what}): {', '.join(modules)}")

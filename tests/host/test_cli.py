@@ -238,6 +238,10 @@ def test_a_second_build_with_nothing_changed_recompiles_nothing(
     assert {ko: ko.stat().st_mtime_ns for ko in third.modules.values()} == stamps
     assert {o: o.stat().st_mtime_ns for o in third.directory.rglob("*.o")} == objects
     assert (first.directory / kbuild.STAMP).is_file()
+    third.modules["mdma"].unlink()  # a module gone: the stamp alone does not do
+    fourth = kbuild.build(tree, paths)
+    assert "$ make" in capsys.readouterr().err
+    assert fourth.modules["mdma"].is_file()
 
 
 def test_the_production_build_carries_no_test_hook(

@@ -813,9 +813,12 @@ static int allocator_open(void)
 	}
 	all->start = allocator.base;
 	all->size = allocator.size;
+	/* nobody allocates yet, but the trees are only ever touched locked */
+	spin_lock_irq(&allocator.lock);
 	allocator_insert(&allocator.free, all);
 	allocator.free_bytes = allocator.size;
-	allocator.enabled = true;
+	WRITE_ONCE(allocator.enabled, true);
+	spin_unlock_irq(&allocator.lock);
 	return 0;
 }
 

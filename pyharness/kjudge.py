@@ -158,14 +158,23 @@ def classify(text: str, level: int | None = None) -> str | None:
     return None
 
 
+# Where a finding before the guest's first marker happened: the kernel's own
+# boot, before any module of ours (a report there is not ours, but it still
+# fails the run: KASAN's taint, for one, switches lockdep off for the rest).
+BOOT = "the kernel's boot, before any module of ours"
+
+
 def judge(lines: list[LogLine]) -> Verdict:
     """Findings of a log, charged to the test section they occurred in."""
     verdict = Verdict(lines)
     section: str | None = None
     expected: frozenset[str] = frozenset()
+    # before the first marker, if there is one (a log without markers says nothing)
+    booting = any(line.text.startswith(BEGIN) for line in lines)
     for line in lines:
         if line.text.startswith(BEGIN):
             section, expected = _parse_begin(line.text[len(BEGIN) :])
+            booting = False
             continue
         if line.text.startswith(END):
             section, expected = None, frozenset()
@@ -173,7 +182,7 @@ def judge(lines: list[LogLine]) -> Verdict:
         kind = classify(line.text, line.level)
         if kind is None:
             continue
-        finding = Finding(kind, line, section)
+        finding = Finding(kind, line, BOOT if booting else section)
         # a declared report brings its call trace; an expected error message does not
         excusable = kind in expected or (kind == "Call Trace" and bool(expected - {ERROR}))
         (verdict.excused if excusable else verdict.findings).append(finding)

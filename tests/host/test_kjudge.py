@@ -146,3 +146,18 @@ def test_taint(before: int, after: int, raised: str) -> None:
 def test_taint_letters() -> None:
     assert kjudge.taint_letters(12288) == "OE"
     assert kjudge.taint_letters(12800) == "WOE"
+
+
+def test_a_report_before_the_first_marker_is_charged_to_the_boot() -> None:
+    """As in a debug run: KASAN in an early-boot interrupt, before any module of
+    ours; it still fails the run (its taint switches lockdep off)."""
+    lines = kjudge.parse_console(
+        "[    0.015591] BUG: KASAN: wild-memory-access in do_raw_spin_lock+0x11f/0x270\n"
+        "[    0.015591] Disabling lock debugging due to kernel taint\n"
+        f"[  132.729788] {kjudge.begin_marker('insmod mdma')}\n"
+        f"[  135.793899] {kjudge.end_marker('insmod mdma')}\n"
+    )
+    verdict = kjudge.judge(lines)
+    assert not verdict.ok
+    assert [(f.kind, f.section) for f in verdict.findings] == [("KASAN", kjudge.BOOT)]
+    assert f"KASAN during {kjudge.BOOT}" in verdict.report()

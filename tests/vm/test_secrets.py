@@ -145,8 +145,8 @@ def test_the_zero_check_catches_a_ring_that_keeps_earlier_data(
     """With test_dirty_pages the reopened ring shows the closed ring's bytes:
     the check above, which fails at one nonzero byte, would fail.  More than
     1% of the bytes, so not one stray page: on the same CPU the reopened ring
-    takes most of the closed one's pages (over half of its bytes on Debian's
-    kernels)."""
+    takes the closed one's pages back (100% of the bytes dirty on 6.1 and on
+    the debug kernel so far)."""
     md.write_attr(KNOB, "1")
     try:
         seen = reopened_after_dirtying(iface, buffers, bufsize)

@@ -44,7 +44,7 @@ def binary_tarball(kernel: KernelTree, paths: Paths, into: Path) -> Path:
     mktarball --binaries-only`; returns the tarball's path under into/dkms.
 
     DKMS's output goes to into/dkms/dkms.log.  Raises BuildError if a DKMS
-    step fails (the log's tail in the error).
+    step fails (that step's output in the error).
     """
     ver = version(paths)
     top = into / "dkms"

@@ -7,6 +7,8 @@
 #   make test-debug bootstrap, then the same on the debug kernel (KASAN, kmemleak, lockdep...),
 #                   built from linux-source-6.1 on first use (about 15-20 min), in the
 #                   plain, iommu and himem profiles
+#   make native     bootstrap, then the guest suite on this machine's own kernel, no VM
+#                   (root or sudo; for a disposable box: the Vagrantfile's native machine)
 #   make lint       bootstrap, then ruff, mypy, checkpatch, kernel-doc, sparse
 #   make docs       bootstrap, then Documentation/ as HTML in build/docs/html (Sphinx)
 #   make install    build the production modules against KDIR (default: the running
@@ -67,6 +69,9 @@ test: bootstrap
 test-debug: bootstrap
 	$(INVOKE) test --kernel debug --profile plain,iommu,himem $(ARGS)
 
+native: bootstrap
+	$(INVOKE) native $(ARGS)
+
 lint: bootstrap
 	$(INVOKE) lint $(ARGS)
 
@@ -77,4 +82,4 @@ clean:
 	$(MAKE) -C $(ROOT)/kmod clean
 	rm -rf $(filter-out $(ROOT)/build/runs,$(wildcard $(ROOT)/build/*))
 
-.PHONY: all modules install uninstall dkms-install dkms-remove bootstrap vm-test test test-debug lint docs clean
+.PHONY: all modules install uninstall dkms-install dkms-remove bootstrap vm-test test test-debug native lint docs clean

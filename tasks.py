@@ -15,9 +15,11 @@ from typing import Any
 
 from invoke import Collection, Context, Exit, Task, task
 
-from pyharness import (
+from pyharness import uapi
+from pyharness.config import Paths
+from pyharness.errors import BuildError, HarnessError
+from pyharness.host import (
     accel,
-    bench,
     benchrun,
     debugkernel,
     docs,
@@ -27,11 +29,9 @@ from pyharness import (
     lava,
     lint,
     profiles,
-    uapi,
     vmtest,
 )
-from pyharness.config import Paths
-from pyharness.errors import BuildError, HarnessError
+from pyharness.model import bench
 from pyharness.runner import announce, run
 
 PATHS = Paths.default()
@@ -244,6 +244,36 @@ def vm_test(
     )
     if not ok:
         raise Exit("vm-test FAILED", code=1)
+
+
+@_task(
+    help={
+        "profile": "whose tests and module parameters to use (default users: a 32-bit "
+        "edu, as the Vagrantfile gives the box); the machine is what it is, so the "
+        "profile's memory, devices and command line do not apply",
+        "timeout": "seconds before the run is killed",
+        "select": VM_HELP["select"],
+    }
+)
+def native(
+    c: Context, profile: str = "users", timeout: float = vmtest.BOOT_TIMEOUT, select: str = ""
+) -> None:
+    """The guest suite on this machine's own kernel, no VM: build against its headers
+    (linux-headers-$(uname -r)), load the test build as root (sudo -n when not root),
+    run tests/vm, judge the kernel log from the first module load on, report.
+
+    For a disposable machine (the Vagrantfile's "native" box): the suite loads test
+    builds, dirties free memory and provokes kernel reports on purpose.
+    """
+    ok = _vm_test(
+        kernel="host",
+        native=True,
+        profile=_choice("--profile", profile, list(profiles.PROFILES)),
+        timeout=_seconds("--timeout", str(timeout)),
+        pytest_args=("-k", select) if select else (),
+    )
+    if not ok:
+        raise Exit("native FAILED", code=1)
 
 
 def _host_tests() -> None:
@@ -473,7 +503,7 @@ def _terminated(signum: int, frame: object) -> None:
 
 signal.signal(signal.SIGTERM, _terminated)
 
-ns = Collection(setup, kernel, build, vm_test, test, clean)
+ns = Collection(setup, kernel, build, vm_test, native, test, clean)
 ns.add_task(lava_, name="lava")
 ns.add_task(docs_, name="docs")
 ns.add_task(lint_, name="lint")

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 from pyroute2.netlink.exceptions import NetlinkError
 
-from . import layout, netlink, stat
+from .guest import netlink, stat
+from .model import layout
 
 
 def _layout(args: argparse.Namespace) -> int:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pyharness import accel
 from pyharness.config import Paths
-from pyharness.kernels import KernelTree
+from pyharness.host import accel
+from pyharness.host.kernels import KernelTree
 
 FAKES = {
     # KVM guest that never answers (as on some nested hosts); TCG would work.

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pyharness import bench, benchrun, layout
+from pyharness.host import benchrun
+from pyharness.model import bench, layout
 
 
 def ring_case(name: str, method: str, setups: list[int], pages: int = 100) -> bench.Case:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from pyharness import kbuild, kernels
 from pyharness.config import Paths
 from pyharness.errors import KernelFetchError
+from pyharness.host import kbuild, kernels
 
 ROOT = Path(__file__).resolve().parents[2]
 INVOKE = [sys.executable, "-m", "invoke"]

@@ -1,4 +1,4 @@
-"""The page-leak oracle's arithmetic (pyharness.faults.net_pages), on this
+"""The page-leak oracle's arithmetic (pyharness.guest.faults.net_pages), on this
 host's /proc/vmstat and on a made-up one: every counter it subtracts must be
 a name /proc/vmstat really prints (a wrong name once read as zero and left
 slab out of the sum, which KASAN's quarantine then filled)."""
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pyharness import faults
+from pyharness.guest import faults
 
 
 def test_every_subtracted_counter_is_in_this_kernels_vmstat() -> None:

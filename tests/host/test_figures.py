@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pyharness import figures
-from pyharness.report import Report
+from pyharness.host.report import Report
+from pyharness.model import figures
 
 
 def test_recorded_figures_are_rendered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

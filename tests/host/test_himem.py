@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pyharness import himemmodel, mapcheck, profiles
-from pyharness.himemmodel import PAGE, FirstFit, IomemEntry
-from pyharness.plan import ModuleSpec, Plan
+from pyharness.host import profiles
+from pyharness.model import himemmodel, mapcheck
+from pyharness.model.himemmodel import PAGE, FirstFit, IomemEntry
+from pyharness.model.plan import ModuleSpec, Plan
 
 # /proc/iomem of the himem profile (q35, 512 MiB, mem=448M) with allocator.ko loaded.
 IOMEM = """\

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from pyharness import dkms, kbuild, kernels
 from pyharness.config import Paths
 from pyharness.errors import HarnessError
+from pyharness.host import dkms, kbuild, kernels
 
 ROOT = Path(__file__).parents[2]
 

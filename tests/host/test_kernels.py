@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pyharness import kernels
 from pyharness.config import Paths
 from pyharness.errors import KernelFetchError
+from pyharness.host import kernels
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pyharness import kjudge
+from pyharness.model import kjudge
 
 LOGS = Path(__file__).parent / "logs"
 

@@ -1,4 +1,4 @@
-"""pyharness.lanes: parallel commands with their own logs (what `invoke test -j` runs)."""
+"""pyharness.host.lanes: parallel commands with their own logs (what `invoke test -j` runs)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pyharness import lanes
+from pyharness.host import lanes
 
 
 def _lane(tmp_path: Path, name: str, code: str) -> lanes.Lane:

@@ -7,9 +7,9 @@ import json
 import tarfile
 from pathlib import Path
 
-from pyharness import lava, profiles
 from pyharness.config import Paths
-from pyharness.vmtest import MODULES, ON_DEMAND
+from pyharness.host import lava, profiles
+from pyharness.host.vmtest import MODULES, ON_DEMAND
 
 URLS = lava.Urls("https://lab.example.org/masterdma", "https://lab.example.org/rootfs.ext4.xz")
 
@@ -57,7 +57,7 @@ def test_the_overlay_holds_the_suite_the_modules_and_their_plan(tmp_path: Path) 
         names = tar.getnames()
         plan = json.load(tar.extractfile("opt/masterdma/run/plan.json"))  # type: ignore[arg-type]
         script = tar.extractfile("opt/masterdma/run/lava.sh").read().decode()  # type: ignore[union-attr]
-    assert "opt/masterdma/pyharness/guest.py" in names
+    assert "opt/masterdma/pyharness/guest/__main__.py" in names
     assert "opt/masterdma/tests/vm/test_rings.py" in names
     assert not [n for n in names if "__pycache__" in n]
     assert [m["path"] for m in plan["modules"]] == [

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from pyharness import layout
 from pyharness.__main__ import main
+from pyharness.model import layout
 
 
 @pytest.mark.parametrize(

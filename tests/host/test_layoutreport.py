@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pyharness import layout, layoutreport
+from pyharness.model import layout, layoutreport
 
 
 def kernel_summary(buffers: int, bufsize: int, **changes: int) -> dict[str, object]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pyharness import lint
 from pyharness.config import Paths
+from pyharness.host import lint
 
 
 def test_lint_skips_what_kbuild_generated(tmp_path: Path) -> None:

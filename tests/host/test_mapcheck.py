@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from pyharness import layout, mapcheck
-from pyharness.layout import Layout
-from pyharness.mapcheck import Fragment
+from pyharness.model import layout, mapcheck
+from pyharness.model.layout import Layout
+from pyharness.model.mapcheck import Fragment
 
 PAGE = 4096
 

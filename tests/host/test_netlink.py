@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from pyroute2.netlink.exceptions import NetlinkError
 
-from pyharness import __main__, netlink, stat, uapi
+from pyharness import __main__, uapi
+from pyharness.guest import netlink, stat
 
 
 def test_every_header_attribute_has_a_wire_type_and_nothing_else_does() -> None:

@@ -18,9 +18,10 @@ from matplotlib.colors import to_rgb
 from matplotlib.image import imread
 from matplotlib.transforms import Bbox
 
-from pyharness import layout, layoutreport, mapcheck, pagemap
-from pyharness.himemmodel import SNAPSHOT, parse_regions
-from pyharness.mapcheck import parse_summary
+from pyharness.host import pagemap
+from pyharness.model import layout, layoutreport, mapcheck
+from pyharness.model.himemmodel import SNAPSHOT, parse_regions
+from pyharness.model.mapcheck import parse_summary
 
 DATA = Path(__file__).parent / "data"
 PAGE = layout.PAGE_SIZE

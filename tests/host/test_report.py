@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from pyharness import report, vmtest
-from pyharness.kernels import KernelTree
-from pyharness.profiles import get
+from pyharness.host import report, vmtest
+from pyharness.host.kernels import KernelTree
+from pyharness.host.profiles import get
+from pyharness.host.vm import BootRequest, BootResult
 from pyharness.runner import Completed
-from pyharness.vm import BootRequest, BootResult
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest"
  errors="0" failures="1" skipped="1" tests="4"><testcase classname="tests.vm.test_a"
@@ -47,7 +47,9 @@ def guest_result(tmp_path: Path, **overrides: object) -> None:
 
 def collect(tmp_path: Path, console: str = "", timed_out: bool = False) -> report.Report:
     rep = report.Report("6.1.0-56-amd64", "plain", "tcg", "TCG requested")
-    vmtest._collect(rep, booted(tmp_path, console, timed_out), tmp_path, bench=False)
+    vmtest._collect(
+        rep, vmtest.Ran.of_boot(booted(tmp_path, console, timed_out)), tmp_path, bench=False
+    )
     return rep
 
 
@@ -104,7 +106,7 @@ def test_problems(tmp_path: Path, overrides: dict[str, object], problem: str) ->
 def test_kvm_requested_but_not_running(tmp_path: Path) -> None:
     guest_result(tmp_path)
     rep = report.Report("6.1.0-56-amd64", "plain", "kvm", "probed")
-    vmtest._collect(rep, booted(tmp_path, ""), tmp_path, bench=False)
+    vmtest._collect(rep, vmtest.Ran.of_boot(booted(tmp_path, "")), tmp_path, bench=False)
     assert any("clocksource is hpet" in p for p in rep.problems)
 
 
@@ -126,3 +128,23 @@ def test_a_map_that_does_not_parse_fails_the_run(tmp_path: Path) -> None:
     rep = report.Report("6.1.0-56-amd64", "himem", "tcg", "TCG requested", run_dir=str(tmp_path))
     vmtest._draw_maps(rep, tmp_path)
     assert rep.problems and "page maps" in rep.problems[0]
+
+
+def test_a_native_run_judges_its_kernel_log_from_the_first_marker(tmp_path: Path) -> None:
+    """The machine's own boot is not ours; everything from the runner's first
+    marker on is, including what comes after the last test."""
+    (tmp_path / "kmsg.txt").write_text(
+        "4,1,1000000,-;WARNING: CPU: 0 PID: 1 at drivers/foo.c:1 foo_probe+0x1/0x2\n"
+        " SUBSYSTEM=foo\n"
+        "6,2,2000000,-;masterdma: begin insmod mdma\n"
+        "6,3,3000000,-;masterdma: end insmod mdma\n"
+        "4,4,4000000,-;WARNING: CPU: 1 PID: 9 at kmod/mdma/mdma_ring.c:1 x+0x1/0x2\n"
+    )
+    log = vmtest.native_log(tmp_path)
+    assert [line.number for line in log] == [2, 3, 4]
+    guest_result(tmp_path)
+    rep = report.Report("6.1.0-56-amd64", "native", "native", "no VM")
+    done = Completed(["python"], 0, "", 1.0)
+    vmtest._collect(rep, vmtest.Ran(done, log, "the native run", 60), tmp_path, bench=False)
+    assert any("WARNING" in p for p in rep.problems), rep.problems
+    assert vmtest.native_log(tmp_path / "nothing") == []

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from pyharness import kcidb, ktap, lint
 from pyharness.config import Paths
-from pyharness.report import read_junit
+from pyharness.host import kcidb, lint
+from pyharness.host.report import read_junit
+from pyharness.model import ktap
 
 SUITE = """
 import pytest
@@ -182,7 +183,7 @@ def test_merged_runs_parse_with_every_run_counted(run_dir: Path, tmp_path: Path)
     out = runs / "merged"  # inside the root, and merged twice: never a run itself
     for _ in range(2):
         assert subprocess.run(
-            [sys.executable, "-m", "pyharness.results", "--out", str(out), str(runs)],
+            [sys.executable, "-m", "pyharness.model.results", "--out", str(out), str(runs)],
             cwd=Path(__file__).parents[2], check=False,
         ).returncode == 0  # fmt: skip
     merged = read_junit(out / "junit.xml")
@@ -206,8 +207,8 @@ def test_every_run_writes_its_results_files(
 ) -> None:
     """The pipeline's last step: KTAP and KCIDB beside junit.xml, named in the
     report; a guest that died before pytest wrote still gets both, failed."""
-    from pyharness import vmtest  # noqa: PLC0415  (the host pipeline, for this test only)
-    from pyharness.report import Report  # noqa: PLC0415
+    from pyharness.host import vmtest  # noqa: PLC0415  (the host pipeline, for this test only)
+    from pyharness.host.report import Report  # noqa: PLC0415
 
     here = tmp_path / "20261201-1200-6.1.0-57-amd64-plain"
     here.mkdir()

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pyharness import profiles, vm
 from pyharness.errors import ConfigError
-from pyharness.kernels import KernelTree
+from pyharness.host import profiles, vm
+from pyharness.host.kernels import KernelTree
 
 
 def request(tmp_path: Path, profile: str, accel: str = "tcg") -> vm.BootRequest:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import mmap
 import tempfile
 
-from pyharness import compare, vmaccess
+from pyharness.guest import vmaccess
+from pyharness.model import compare
 
 PATTERN = bytes(range(256)) * (3 * vmaccess.PAGE // 256)
 

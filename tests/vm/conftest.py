@@ -20,9 +20,10 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from pyharness import figures, guestkit, himem, kjudge
-from pyharness import masterdev as md
-from pyharness.plan import Plan
+from pyharness.guest import guestkit, himem
+from pyharness.guest import masterdev as md
+from pyharness.model import figures, kjudge
+from pyharness.model.plan import Plan
 
 # The guest's view of the repository is read-only, and the fuzz tests keep no
 # example database anyway (their seed is fixed): say so before hypothesis looks.

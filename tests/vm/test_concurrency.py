@@ -28,9 +28,10 @@ from pathlib import Path
 import pytest
 from pyroute2.netlink.exceptions import NetlinkError
 
-from pyharness import figures, guestkit
-from pyharness import masterdev as md
-from pyharness import netlink as nl
+from pyharness.guest import guestkit
+from pyharness.guest import masterdev as md
+from pyharness.guest import netlink as nl
+from pyharness.model import figures
 
 pytestmark = pytest.mark.usefixtures("masterdev_state")
 

@@ -2,7 +2,7 @@
 
 The host built the production modules with DKMS from dkms.conf for this
 kernel and packed them with `dkms mktarball --binaries-only`
-(pyharness/dkms.py: compiling in the guest takes about 20 minutes under TCG).
+(pyharness/host/dkms.py: compiling in the guest takes about 20 minutes under TCG).
 Here `dkms ldtarball` and `dkms install` put them into
 /lib/modules/<release>/updates/dkms, depmod records that masterdev needs
 mdma, `modprobe masterdev` loads both, modinfo shows the installed production
@@ -31,8 +31,8 @@ from pathlib import Path
 
 import pytest
 
-from pyharness import guestkit
-from pyharness.plan import Plan
+from pyharness.guest import guestkit
+from pyharness.model.plan import Plan
 from pyharness.runner import sbin
 
 ROOT = Path(__file__).parents[2]

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from pyharness import figures, layoutreport, mapcheck
-from pyharness import masterdev as md
+from pyharness.guest import masterdev as md
+from pyharness.model import figures, layoutreport, mapcheck
 
 STATUS = Path("/sys/kernel/debug/masterdev/edu")
 NONE_FAILED = (1 << 64) - 1

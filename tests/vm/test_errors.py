@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from pyharness import masterdev as md
 from pyharness import uapi
+from pyharness.guest import masterdev as md
 
 LIMITS = {
     name: (md.PARAMS / f"max_{name}").read_text().strip() if md.PARAMS.exists() else "0"

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from pyharness import figures
-from pyharness import masterdev as md
+from pyharness.guest import masterdev as md
+from pyharness.model import figures
 
 SYSCTL = Path("/proc/sys/kernel")
 MEM_TOTAL_KIB = int(Path("/proc/meminfo").read_text().split()[1])

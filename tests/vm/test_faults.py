@@ -2,7 +2,7 @@
 
 Each module's test build has fault points (kmod/include/master/faults.h): the
 Nth allocation or mapping from the arming on fails.  A sweep
-(pyharness.faults) arms N = 1, 2, ... and runs one operation each time until
+(pyharness.guest.faults) arms N = 1, 2, ... and runs one operation each time until
 it succeeds without reaching the Nth point, so every allocation and mapping
 of the operation fails once, in order; after each run every counter is back
 to its baseline, and the kernel log judge sees every run (dma_pool_destroy's
@@ -26,9 +26,10 @@ from pathlib import Path
 import pytest
 from pyroute2.netlink.exceptions import NetlinkError
 
-from pyharness import faults, guestkit, himem, himemmodel, layout
-from pyharness import masterdev as md
-from pyharness import netlink as nl
+from pyharness.guest import faults, guestkit, himem
+from pyharness.guest import masterdev as md
+from pyharness.guest import netlink as nl
+from pyharness.model import himemmodel, layout
 
 from .conftest import Reload
 

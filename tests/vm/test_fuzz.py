@@ -33,9 +33,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyroute2.netlink import NETLINK_GENERIC, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST
 
-from pyharness import figures, himem, uapi
-from pyharness import masterdev as md
-from pyharness import netlink as nl
+from pyharness import uapi
+from pyharness.guest import himem
+from pyharness.guest import masterdev as md
+from pyharness.guest import netlink as nl
+from pyharness.model import figures
 
 pytestmark = pytest.mark.usefixtures("masterdev_state")
 

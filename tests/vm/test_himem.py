@@ -24,10 +24,12 @@ from pathlib import Path
 
 import pytest
 
-from pyharness import compare, figures, guestkit, himem, himemmodel, kjudge, uapi, vmaccess
-from pyharness import masterdev as md
-from pyharness import netlink as nl
-from pyharness.himemmodel import PAGE, Region
+from pyharness import uapi
+from pyharness.guest import guestkit, himem, vmaccess
+from pyharness.guest import masterdev as md
+from pyharness.guest import netlink as nl
+from pyharness.model import compare, figures, himemmodel, kjudge
+from pyharness.model.himemmodel import PAGE, Region
 
 from . import test_concurrency as storm
 from . import test_fuzz as fuzz

@@ -20,8 +20,9 @@ import time
 
 import pytest
 
-from pyharness import compare, guestkit
-from pyharness import masterdev as md
+from pyharness.guest import guestkit
+from pyharness.guest import masterdev as md
+from pyharness.model import compare
 
 pytestmark = pytest.mark.usefixtures("masterdev_state")
 

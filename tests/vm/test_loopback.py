@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from pyharness import compare, figures, layout
-from pyharness import masterdev as md
+from pyharness.guest import masterdev as md
+from pyharness.model import compare, figures, layout
 
 STREAM = 64 << 20
 CHUNK = 1 << 20

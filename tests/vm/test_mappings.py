@@ -4,7 +4,7 @@ Every madvise advice, mprotect, mremap, partial munmap, fork,
 process_vm_readv, /proc/<pid>/mem and ptrace peek on a mapping of an SDI ring
 either works with the ring's real bytes or is refused at the call with an
 errno; never a signal on a later access while the ring lives.  Each case runs
-in a child of its own (pyharness.vmaccess), so a SIGBUS fails the case, not
+in a child of its own (pyharness.guest.vmaccess), so a SIGBUS fails the case, not
 the run.  A packed (DVB ASI) ring cannot be mapped at all: EINVAL at mmap.
 """
 
@@ -15,8 +15,9 @@ import mmap
 
 import pytest
 
-from pyharness import compare, vmaccess
-from pyharness import masterdev as md
+from pyharness.guest import masterdev as md
+from pyharness.guest import vmaccess
+from pyharness.model import compare
 
 pytestmark = pytest.mark.usefixtures("masterdev_state")
 

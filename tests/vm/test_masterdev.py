@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pyharness import compare, guestkit, himem, kjudge
-from pyharness import masterdev as md
+from pyharness.guest import guestkit, himem
+from pyharness.guest import masterdev as md
+from pyharness.model import compare, kjudge
 
 from .conftest import Reload
 

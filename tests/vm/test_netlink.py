@@ -25,8 +25,10 @@ from typing import IO, Any
 import pytest
 from pyroute2.netlink.exceptions import NetlinkError
 
-from pyharness import himem, himemmodel, netlink, uapi
-from pyharness import masterdev as md
+from pyharness import uapi
+from pyharness.guest import himem, netlink
+from pyharness.guest import masterdev as md
+from pyharness.model import himemmodel
 
 HIMEM = himem.mem_limit() is not None
 needs_himem = pytest.mark.skipif(not HIMEM, reason="needs mem= below the RAM (himem profile)")

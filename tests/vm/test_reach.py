@@ -23,8 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from pyharness import figures, himem
-from pyharness import masterdev as md
+from pyharness.guest import himem
+from pyharness.guest import masterdev as md
+from pyharness.model import figures
 
 NONE_FAILED = (1 << 64) - 1
 MEMINFO = Path("/proc/meminfo")

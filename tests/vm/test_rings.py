@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from pyharness import layout, mapcheck
-from pyharness import masterdev as md
-from pyharness.layout import Layout
-from pyharness.physmem import Kcore
+from pyharness.guest import masterdev as md
+from pyharness.guest.physmem import Kcore
+from pyharness.model import layout, mapcheck
+from pyharness.model.layout import Layout
 
 # (interface, buffers, bufsize): packed tails on asi*, own-page tails on sdi*.
 GEOMETRIES = [

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import pytest
 
-from pyharness import figures, layout
-from pyharness import masterdev as md
+from pyharness.guest import masterdev as md
+from pyharness.model import figures, layout
 
 DIRTY = 0xA5
 KNOB = Path("/sys/module/mdma/parameters/test_dirty_pages")

@@ -22,8 +22,8 @@ import time
 
 import pytest
 
-from pyharness import guestkit
-from pyharness import masterdev as md
+from pyharness.guest import guestkit
+from pyharness.guest import masterdev as md
 
 READ_SIZE = 64 << 10
 QUIET = 5.0  # seconds without a byte that end the reader

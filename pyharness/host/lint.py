@@ -12,10 +12,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ..config import Paths
+from ..errors import CommandError, LintError
+from ..runner import announce, run
 from . import debugkernel, kbuild, kernels, lava, profiles
-from .config import Paths
-from .errors import CommandError, LintError
-from .runner import announce, run
 
 SOURCE_PACKAGE = debugkernel.SOURCE_PACKAGE
 # What we use of the kernel's source, by directory: the linters, the Sphinx

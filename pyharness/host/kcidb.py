@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import ktap
+from ..model import ktap
 
 ORIGIN = "masterdma"
 FILE_NAME = "kcidb.json"

@@ -1,4 +1,8 @@
-"""The vm-test pipeline: kernel -> build -> accelerator -> boot -> judge -> report."""
+"""The vm-test pipeline: kernel -> build -> accelerator -> boot -> judge -> report.
+
+``native`` runs the same pipeline without a VM: the guest runner runs on this
+machine, as root, against its own kernel (the Vagrantfile's native machine).
+"""
 
 from __future__ import annotations
 
@@ -10,23 +14,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import (
-    accel,
-    dkms,
-    figures,
-    kbuild,
-    kcidb,
-    kernels,
-    kjudge,
-    ktap,
-    layoutreport,
-    pagemap,
-    profiles,
-    uapi,
-    vm,
-)
-from .config import Paths
-from .plan import RESULT, GuestResult, ModuleSpec, Plan
+from .. import runner, uapi
+from ..config import Paths
+from ..model import figures, kjudge, ktap, layoutreport
+from ..model.plan import RESULT, GuestResult, ModuleSpec, Plan
+from ..runner import Completed, announce
+from . import accel, dkms, kbuild, kcidb, kernels, pagemap, profiles, vm
 from .report import Report, describe_taint, read_junit
 
 # Modules loaded for every run, in order (a library before its users).
@@ -42,6 +35,8 @@ BOOT_TIMEOUT = 1800.0
 # The debug kernel (KASAN, kmemleak's scan after each test, lockdep) runs the
 # suite this many times slower under TCG: --timeout is scaled by it.
 DEBUG_SLOWDOWN = 6.0
+# What the report and the results files name as the accelerator of a native run.
+NATIVE = "native"
 
 
 @dataclass(frozen=True)
@@ -55,7 +50,8 @@ class VmTestRequest:
     tests: tuple[str, ...] = ()  # default: the profile's
     pytest_args: tuple[str, ...] = ()
     show_kernel: bool = False
-    bench: tuple[str, ...] = ()  # run pyharness.benchguest with these, not pytest
+    bench: tuple[str, ...] = ()  # run pyharness.guest.benchguest with these, not pytest
+    native: bool = False  # no VM: this machine's running kernel ("host"), as root
 
 
 def run(request: VmTestRequest, paths: Paths) -> Report:
@@ -63,11 +59,14 @@ def run(request: VmTestRequest, paths: Paths) -> Report:
     start = time.monotonic()
     started = kcidb.now()
     profile = profiles.get(request.profile)
-    kernel = kernels.resolve(request.kernel, paths)
+    kernel = kernels.resolve("host" if request.native else request.kernel, paths)
     built = kbuild.build(kernel, paths)
     uapi.build(paths)  # the guest imports it; its root is read-only
-    choice = accel.choose(request.kvm, kernel, paths, timeout=request.probe_timeout)
-    run_dir = _new_run_dir(paths, kernel.release, profile.name)
+    if request.native:
+        choice = accel.Choice(NATIVE, "no VM: the modules load into this machine's kernel")
+    else:
+        choice = accel.choose(request.kvm, kernel, paths, timeout=request.probe_timeout)
+    run_dir = _new_run_dir(paths, kernel.release, NATIVE if request.native else profile.name)
     modules, on_demand = _modules(built, request, profile, run_dir)
     plan = Plan(
         modules,
@@ -78,22 +77,29 @@ def run(request: VmTestRequest, paths: Paths) -> Report:
         request.bench,
         profile.name,
         str(kernel.build_dir),
-        _dkms_tarball(kernel, paths, profile, request, run_dir),
+        "" if request.native else _dkms_tarball(kernel, paths, profile, request, run_dir),
     )
     plan.dump(run_dir)
-    boot_req = vm.BootRequest(
-        kernel=kernel,
-        profile=profile,
-        command=[sys.executable, "-m", "pyharness.guest", str(run_dir)],
-        run_dir=run_dir,
-        accel=choice.accel,
-        timeout=request.timeout * (DEBUG_SLOWDOWN if kernel.origin == "debug" else 1.0),
-        cwd=paths.root,
-        show_kernel=request.show_kernel,
-    )
-    booted = vm.boot(boot_req)
+    command = [sys.executable, "-m", "pyharness.guest", str(run_dir)]
+    timeout = request.timeout * (DEBUG_SLOWDOWN if kernel.origin == "debug" else 1.0)
+    if request.native:
+        ran = _run_here(command, run_dir, timeout, paths)
+    else:
+        booted = vm.boot(
+            vm.BootRequest(
+                kernel=kernel,
+                profile=profile,
+                command=command,
+                run_dir=run_dir,
+                accel=choice.accel,
+                timeout=timeout,
+                cwd=paths.root,
+                show_kernel=request.show_kernel,
+            )
+        )
+        ran = Ran.of_boot(booted)
     report = Report(kernel.release, profile.name, choice.accel, choice.reason, run_dir=str(run_dir))
-    _collect(report, booted, run_dir, bench=bool(request.bench))
+    _collect(report, ran, run_dir, bench=bool(request.bench))
     if not request.bench:
         _results_files(report, paths, run_dir, started, time.monotonic() - start)
     report.layouts = layoutreport.render(run_dir)
@@ -103,6 +109,45 @@ def run(request: VmTestRequest, paths: Paths) -> Report:
     report.save(run_dir)
     _link_latest(paths, run_dir)
     return report
+
+
+@dataclass(frozen=True)
+class Ran:
+    """How the guest runner ended, in a VM or here, and the kernel log to judge."""
+
+    completed: Completed
+    log: list[kjudge.LogLine]
+    what: str  # "boot" or "the native run"
+    timeout: float  # seconds
+
+    @classmethod
+    def of_boot(cls, booted: vm.BootResult) -> Ran:
+        """A VM run: the kernel log is the serial console's."""
+        log = kjudge.parse_console(booted.console.read_text(errors="replace"))
+        return cls(booted.completed, log, "boot", booted.request.timeout)
+
+
+def _run_here(command: list[str], run_dir: Path, timeout: float, paths: Paths) -> Ran:
+    """The guest runner on this machine (sudo -n when not root); its output goes
+    to run_dir/console.log.  The kernel log to judge is kmsg.txt, which the
+    runner saves at its end, from its first marker on (the machine's own boot
+    is not ours to judge)."""
+    argv = command if os.geteuid() == 0 else ["sudo", "-n", *command]
+    announce(f"running the guest suite on this machine ({os.uname().release}); log: console.log")
+    done = runner.run(
+        argv, cwd=paths.root, log=run_dir / "console.log", timeout=timeout, check=False
+    )
+    return Ran(done, native_log(run_dir), "the native run", timeout)
+
+
+def native_log(run_dir: Path) -> list[kjudge.LogLine]:
+    """The runner's kmsg.txt from its first marker on ([] if it saved none)."""
+    kmsg = run_dir / "kmsg.txt"
+    if not kmsg.exists():
+        return []
+    lines = kjudge.parse_kmsg(kmsg.read_text(errors="replace").splitlines())
+    first = next((i for i, line in enumerate(lines) if line.text.startswith(kjudge.BEGIN)), 0)
+    return lines[first:]
 
 
 def _results_files(
@@ -185,12 +230,12 @@ def _link_latest(paths: Paths, run_dir: Path) -> None:
     os.replace(temporary, latest)
 
 
-def _collect(report: Report, booted: vm.BootResult, run_dir: Path, *, bench: bool) -> None:
-    """Fill the report from the guest's files and the console; list every problem."""
+def _collect(report: Report, ran: Ran, run_dir: Path, *, bench: bool) -> None:
+    """Fill the report from the guest's files and its kernel log; list every problem."""
     problems = report.problems
-    if booted.timed_out:
-        problems.append(f"boot timed out after {booted.request.timeout:.0f} s")
-    verdict = kjudge.judge(kjudge.parse_console(booted.console.read_text(errors="replace")))
+    if ran.completed.timed_out:
+        problems.append(f"{ran.what} timed out after {ran.timeout:.0f} s")
+    verdict = kjudge.judge(ran.log)
     if not verdict.ok:
         report.kernel_log = "FAIL: " + ", ".join(verdict.kinds())
         problems.append("kernel log reports " + ", ".join(verdict.kinds()))

@@ -11,10 +11,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..config import Paths
+from ..errors import HarnessError
+from ..runner import announce, run
 from . import kbuild, kernels, lint
-from .config import Paths
-from .errors import HarnessError
-from .runner import announce, run
 
 INSTALLED = ("mdma", "masterdev", "allocator", "himemlink")  # kmod/Makefile INSTALLED
 GENERATED = "parameters.rst"

@@ -16,11 +16,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Paths
-from .errors import ConfigError
+from ..config import Paths
+from ..errors import ConfigError
+from ..runner import announce
 from .kernels import KernelTree
 from .profiles import PROFILES
-from .runner import announce
 from .vm import BootRequest, boot
 
 CLOCKSOURCE = "/sys/devices/system/clocksource/clocksource0/current_clocksource"

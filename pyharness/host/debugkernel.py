@@ -28,9 +28,9 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
-from .config import PROJECT_ROOT, Paths
-from .errors import CommandError, KernelFetchError
-from .runner import announce, run
+from ..config import PROJECT_ROOT, Paths
+from ..errors import CommandError, KernelFetchError
+from ..runner import announce, run
 
 NAME = "debug"
 SOURCE_PACKAGE = "linux-source-6.1"

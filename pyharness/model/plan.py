@@ -32,7 +32,7 @@ class Plan:
     pytest_args: tuple[str, ...] = ()
     layouts: tuple[tuple[str, int, int], ...] = ()  # rings measured for the report
     on_demand: tuple[str, ...] = ()  # module paths the tests load themselves
-    bench: tuple[str, ...] = ()  # instead of pytest: pyharness.benchguest's arguments
+    bench: tuple[str, ...] = ()  # instead of pytest: pyharness.guest.benchguest's arguments
     profile: str = ""  # the profile's name, for tests that run in one lane only
     headers: str = ""  # the booted kernel's build tree (kbuild's KDIR), "" if unknown
     dkms_tarball: str = ""  # DKMS's binaries-only tarball built on the host, "" if none

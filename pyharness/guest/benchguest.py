@@ -1,7 +1,7 @@
 """The guest side of `invoke bench`: run the cases of bench.py, one progress
 line each, and append each case to RUN_DIR/bench.jsonl.
 
-Runs inside the VM as ``python -m pyharness.benchguest RUN_DIR GROUPS [--full]``
+Runs inside the VM as ``python -m pyharness.guest.benchguest RUN_DIR GROUPS [--full]``
 (GROUPS: comma-separated of ring, descriptors, fragmentation, himem, bounce),
 after pyharness.guest loaded mdma and masterdev; it loads masterbench.ko and,
 for the himem group, allocator.ko from the plan's on-demand modules.
@@ -23,9 +23,10 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from . import bench, guestkit, himem
+from ..model import bench
+from ..model.plan import Plan
+from . import guestkit, himem
 from . import masterdev as md
-from .plan import Plan
 
 RUN = Path("/sys/kernel/debug/masterbench/run")
 GROUPS = ("ring", "descriptors", "fragmentation", "himem", "bounce")

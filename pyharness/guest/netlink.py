@@ -33,7 +33,7 @@ from pyroute2.netlink import (
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.generic import GenericNetlinkSocket
 
-from . import uapi
+from .. import uapi
 
 PREFIX = "MASTER_DMA_A_"
 # Wire type of each attribute, by the name after the prefix (pyroute2's names).

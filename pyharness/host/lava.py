@@ -23,11 +23,12 @@ from typing import Any
 
 import yaml
 
-from . import kbuild, kernels, profiles, uapi
-from .config import Paths
-from .errors import HarnessError
-from .plan import ModuleSpec, Plan
-from .runner import announce, run
+from .. import uapi
+from ..config import Paths
+from ..errors import HarnessError
+from ..model.plan import ModuleSpec, Plan
+from ..runner import announce, run
+from . import kbuild, kernels, profiles
 from .vmtest import MODULES, ON_DEMAND
 
 SUITE = "/opt/masterdma"

@@ -2,7 +2,7 @@
 into one JUnit file and one KTAP file.
 
 Standard library only, so that a CI job that only merges needs no venv:
-``python3 -m pyharness.results --out merged runs/`` finds every run directory
+``python3 -m pyharness.model.results --out merged runs/`` finds every run directory
 (one holding ``junit.xml``) below the paths given.  In the merged KTAP each
 run is a top-level test named after its directory (``<time>-<kernel>-<profile>``)
 holding that run's tests as subtests; in the merged JUnit each run's test
@@ -103,7 +103,7 @@ def merge(roots: Sequence[Path], out: Path) -> list[Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python3 -m pyharness.results", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python3 -m pyharness.model.results", description=__doc__)
     parser.add_argument("--out", type=Path, required=True, help="directory for the merged files")
     parser.add_argument("roots", type=Path, nargs="+", help="directories holding run directories")
     args = parser.parse_args(argv)

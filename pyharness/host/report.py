@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .kjudge import taint_letters
+from ..model.kjudge import taint_letters
 
 
 @dataclass(frozen=True)

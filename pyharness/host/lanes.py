@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .runner import announce
+from ..runner import announce
 
 REPORT_MARK = "masterdma vm-test report"
 GRACE_SECONDS = 30.0

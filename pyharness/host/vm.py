@@ -17,11 +17,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ConfigError
+from ..errors import ConfigError
+from ..model.kjudge import strip_kernel_message
+from ..runner import Completed, announce, run
 from .kernels import KernelTree
-from .kjudge import strip_kernel_message
 from .profiles import Profile
-from .runner import Completed, announce, run
 
 ACCELS = ("kvm", "tcg")
 # Multi-threaded TCG lets a vCPU run stale code that another vCPU has just

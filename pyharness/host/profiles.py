@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 EDU = ("-device", "edu")  # QEMU's educational PCI device, 1234:11e8: 28 address bits
 # The same device addressing 32 bits, as most PCI cards do; masterdev cannot

@@ -17,10 +17,11 @@ from typing import Any
 
 from matplotlib.figure import Figure as Plot
 
-from . import bench, kcidb, vmtest
-from .config import Paths
-from .errors import HarnessError
-from .runner import announce
+from ..config import Paths
+from ..errors import HarnessError
+from ..model import bench
+from ..runner import announce
+from . import kcidb, vmtest
 
 MAIN_GROUPS = "ring,descriptors,fragmentation,himem,bounce"
 # A default run takes 6-10 min under TCG; the debug kernel is not for figures.

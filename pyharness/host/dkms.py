@@ -18,11 +18,11 @@ import re
 import shutil
 from pathlib import Path
 
-from .config import Paths
-from .errors import BuildError, CommandError
+from ..config import Paths
+from ..errors import BuildError, CommandError
+from ..runner import announce, run
 from .kbuild import sync_sources
 from .kernels import KernelTree
-from .runner import announce, run
 
 PACKAGE = "masterdma"
 

@@ -22,10 +22,10 @@ from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from .himemmodel import SNAPSHOT, Region, parse_regions
-from .layout import PAGE_SIZE
-from .layoutreport import MAPS, map_path, measured
-from .mapcheck import Fragment, parse_map, parse_summary
+from ..model.himemmodel import SNAPSHOT, Region, parse_regions
+from ..model.layout import PAGE_SIZE
+from ..model.layoutreport import MAPS, map_path, measured
+from ..model.mapcheck import Fragment, parse_map, parse_summary
 
 BACKGROUND = (1.0, 1.0, 1.0)
 UNUSED = (0.86, 0.86, 0.86)

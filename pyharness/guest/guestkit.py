@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .plan import ModuleOp
-from .runner import sbin
+from ..model.plan import ModuleOp
+from ..runner import sbin
 
 TAINTED = Path("/proc/sys/kernel/tainted")
 CLOCKSOURCE = Path("/sys/devices/system/clocksource/clocksource0/current_clocksource")

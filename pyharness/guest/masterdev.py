@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import compare, mapcheck, uapi
-from .layout import Tails
+from .. import uapi
+from ..model import compare, mapcheck
+from ..model.layout import Tails
 
 SYSFS = Path("/sys/class/masterdev")
 DEBUGFS = Path("/sys/kernel/debug/mdma")

@@ -18,10 +18,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import guestkit, layoutreport
+from ..model import layoutreport
+from ..model.kjudge import begin_marker, end_marker
+from ..model.plan import GuestResult, Plan
+from . import guestkit
 from . import masterdev as md
-from .kjudge import begin_marker, end_marker
-from .plan import GuestResult, Plan
 
 
 def measure_layouts(rings: list[tuple[str, int, int]], run_dir: Path) -> None:
@@ -99,7 +100,7 @@ def _pytest(run_dir: Path, plan: Plan) -> tuple[int, float]:
 
 
 def _bench(run_dir: Path, plan: Plan) -> tuple[int, float]:
-    argv = [sys.executable, "-m", "pyharness.benchguest", str(run_dir), *plan.bench]
+    argv = [sys.executable, "-m", "pyharness.guest.benchguest", str(run_dir), *plan.bench]
     start = time.monotonic()
     proc = subprocess.run(argv, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}, check=False)
     return proc.returncode, time.monotonic() - start

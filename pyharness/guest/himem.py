@@ -12,15 +12,10 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from . import guestkit, uapi
-from .himemmodel import (
-    SNAPSHOT,
-    IomemEntry,
-    Region,
-    parse_iomem,
-    parse_regions,
-)
-from .mapcheck import parse_summary
+from .. import uapi
+from ..model.himemmodel import SNAPSHOT, IomemEntry, Region, parse_iomem, parse_regions
+from ..model.mapcheck import parse_summary
+from . import guestkit
 from .masterdev import ioctl
 
 DEV = Path("/dev/himem")

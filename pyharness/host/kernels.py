@@ -19,10 +19,10 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..config import Paths
+from ..errors import CommandError, KernelFetchError
+from ..runner import announce, run, sbin
 from . import debugkernel
-from .config import Paths
-from .errors import CommandError, KernelFetchError
-from .runner import announce, run, sbin
 
 DEFAULT_KERNEL = "6.1"
 FLAVOUR = "amd64"

@@ -24,10 +24,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Paths
-from .errors import BuildError, CommandError
+from ..config import Paths
+from ..errors import BuildError, CommandError
+from ..runner import announce, run
 from .kernels import KernelTree
-from .runner import announce, run
 
 # What kbuild writes next to the sources; never mirrored, never pruned.
 # kmod/Makefile's clean removes the same list (a host test compares them).

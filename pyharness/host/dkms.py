@@ -14,12 +14,12 @@ elsewhere.
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 
 from ..config import Paths
 from ..errors import BuildError, CommandError
+from ..model import dkmsconf
 from ..runner import announce, run
 from .kbuild import sync_sources
 from .kernels import KernelTree
@@ -28,11 +28,11 @@ PACKAGE = "masterdma"
 
 
 def version(paths: Paths) -> str:
-    """PACKAGE_VERSION from dkms.conf."""
-    found = re.search(r'^PACKAGE_VERSION="([^"]+)"', (paths.root / "dkms.conf").read_text(), re.M)
-    if not found:
-        raise BuildError("dkms.conf has no PACKAGE_VERSION", "")
-    return found.group(1)
+    """PACKAGE_VERSION from dkms.conf; BuildError if it has none."""
+    try:
+        return dkmsconf.version(paths.root / "dkms.conf")
+    except KeyError:
+        raise BuildError("dkms.conf has no PACKAGE_VERSION", "") from None
 
 
 def available() -> bool:

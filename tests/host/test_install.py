@@ -22,13 +22,9 @@ import pytest
 from pyharness.config import Paths
 from pyharness.errors import HarnessError
 from pyharness.host import dkms, kbuild, kernels
+from pyharness.model import dkmsconf
 
 ROOT = Path(__file__).parents[2]
-
-
-def dkms_conf() -> dict[str, str]:
-    pairs = re.findall(r'^([A-Z_]+(?:\[\d+\])?)="([^"]*)"', (ROOT / "dkms.conf").read_text(), re.M)
-    return dict(pairs)
 
 
 def production_modules() -> set[str]:
@@ -38,7 +34,7 @@ def production_modules() -> set[str]:
 
 
 def test_dkms_conf_names_every_production_module_and_the_version() -> None:
-    conf = dkms_conf()
+    conf = dkmsconf.read(ROOT / "dkms.conf")
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert conf["PACKAGE_VERSION"] == project["version"]
     built = {v for k, v in conf.items() if k.startswith("BUILT_MODULE_NAME")}

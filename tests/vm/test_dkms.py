@@ -32,6 +32,7 @@ from pathlib import Path
 import pytest
 
 from pyharness.guest import guestkit
+from pyharness.model import dkmsconf
 from pyharness.model.plan import Plan
 from pyharness.runner import sbin
 
@@ -40,11 +41,7 @@ RELEASE = platform.release()
 WRITTEN = ("/usr/src", "/var/lib/dkms")
 RELEASE_DIR = f"/lib/modules/{RELEASE}"
 INSTALLED = ("mdma", "masterdev", "allocator", "himemlink")
-VERSION = next(
-    line.split('"')[1]
-    for line in (ROOT / "dkms.conf").read_text().splitlines()
-    if line.startswith("PACKAGE_VERSION=")
-)
+VERSION = dkmsconf.version(ROOT / "dkms.conf")
 
 
 def mount_kind(path: str) -> str:

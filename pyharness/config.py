@@ -16,6 +16,9 @@ class Paths:
     root: Path
     cache: Path
     build: Path
+    # Where runs/ is served (https://ci.example/runs), for the results files'
+    # links; "" gives file:// URLs into the local run directory.
+    runs_url: str = ""
 
     @property
     def kmod(self) -> Path:
@@ -31,9 +34,11 @@ class Paths:
 
     @classmethod
     def default(cls) -> Paths:
-        """Paths from the environment: MASTERDMA_CACHE and MASTERDMA_BUILD override."""
+        """Paths from the environment: MASTERDMA_CACHE and MASTERDMA_BUILD override;
+        MASTERDMA_RUNS_URL is where build/runs is served (KCIDB's file URLs)."""
         xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
         cache = Path(os.environ.get("MASTERDMA_CACHE") or Path(xdg) / "masterdma")
         build = Path(os.environ.get("MASTERDMA_BUILD") or PROJECT_ROOT / "build")
         cache, build = cache.expanduser().absolute(), build.expanduser().absolute()
-        return cls(root=PROJECT_ROOT, cache=cache, build=build)
+        runs_url = os.environ.get("MASTERDMA_RUNS_URL", "").rstrip("/")
+        return cls(root=PROJECT_ROOT, cache=cache, build=build, runs_url=runs_url)

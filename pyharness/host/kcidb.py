@@ -6,7 +6,8 @@ the path ``masterdma.<file>.<function>[.<parameters>]``, plus
 ``masterdma.boot`` (the boot, its console log as an output file) and
 ``masterdma.kernel_log`` (the harness's verdict on the kernel log).  The
 schema is kcidb-io's latest (v5), which ``validate()`` checks; file URLs
-point into the run directory, which a CI job uploads beside the report.
+point into the run directory, which a CI job uploads beside the report: at
+``Run.files_url`` when given (MASTERDMA_RUNS_URL), else as file:// URLs.
 """
 
 from __future__ import annotations
@@ -42,6 +43,13 @@ class Run:
     duration: float
     booted: bool  # the guest wrote its result file
     kernel_log_problems: tuple[str, ...] = ()
+    files_url: str = ""  # where run_dir is served; "" for file:// URLs
+
+    def url(self, path: Path) -> str:
+        """The URL of a file of the run directory."""
+        if self.files_url:
+            return f"{self.files_url.rstrip('/')}/{path.relative_to(self.run_dir).as_posix()}"
+        return path.resolve().as_uri()
 
 
 def checkout(root: Path) -> tuple[str, bool]:
@@ -71,17 +79,14 @@ def path_part(name: str) -> str:
     return f"{safe}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
 
 
-def _file(path: Path) -> dict[str, str]:
-    return {"name": path.name, "url": path.resolve().as_uri()}
-
-
 def report(run: Run, cases: list[ktap.Case]) -> dict[str, Any]:
     """The KCIDB v5 report of one boot."""
     revision = (run.commit or "unknown") + ("-dirty" if run.dirty else "")
     checkout_id = f"{ORIGIN}:{revision}"
     build_id = f"{ORIGIN}:{revision}-{run.kernel}"
     started = run.started.isoformat(timespec="seconds")
-    environment = {"comment": f"QEMU ({run.accel}), profile {run.profile}"}
+    where = "this machine, no VM" if run.accel == "native" else f"QEMU ({run.accel})"
+    environment = {"comment": f"{where}, profile {run.profile}"}
     prefix = f"{ORIGIN}:{run.run_dir.name}"
     checkout_entry: dict[str, Any] = {
         "id": checkout_id,
@@ -110,7 +115,11 @@ def report(run: Run, cases: list[ktap.Case]) -> dict[str, Any]:
         )
 
     console = run.run_dir / "console.log"
-    boot_files = [_file(p) for p in (console, run.run_dir / "kmsg.txt") if p.exists()]
+    boot_files = [
+        {"name": p.name, "url": run.url(p)}
+        for p in (console, run.run_dir / "kmsg.txt")
+        if p.exists()
+    ]
     test(f"{ORIGIN}.boot", "PASS" if run.booted else "FAIL", output_files=boot_files,
          duration=run.duration)  # fmt: skip
     problems = "; ".join(run.kernel_log_problems)
@@ -123,7 +132,7 @@ def report(run: Run, cases: list[ktap.Case]) -> dict[str, Any]:
             if leaf.message:
                 extra["log_excerpt"] = leaf.message[:16384]
             if junit.exists():
-                extra["log_url"] = junit.resolve().as_uri()
+                extra["log_url"] = run.url(junit)
             path = ".".join((ORIGIN, *(path_part(n) for n in names)))
             test(path, STATUS[leaf.outcome], **extra)
     ids = [entry["id"] for entry in tests]

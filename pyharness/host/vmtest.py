@@ -162,6 +162,7 @@ def _results_files(
     run = kcidb.Run(
         commit, dirty, report.kernel, report.profile, report.accel, run_dir, started, seconds,
         booted=(run_dir / RESULT).exists(), kernel_log_problems=tuple(kernel_log),
+        files_url=f"{paths.runs_url}/{run_dir.name}" if paths.runs_url else "",
     )  # fmt: skip
     try:
         kcidb.write(run, ktap.cases_of(run_dir))

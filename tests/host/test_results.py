@@ -126,10 +126,11 @@ def test_kunit_parse_reads_our_ktap_with_the_counts_of_junit(run_dir: Path) -> N
     assert done.returncode == 1  # failures, parsed
 
 
-def kcidb_report(run_dir: Path) -> dict[str, object]:
+def kcidb_report(run_dir: Path, files_url: str = "") -> dict[str, object]:
     run = kcidb.Run(
         "0123456789abcdef0123456789abcdef01234567", False, "6.1.0-57-amd64", "plain", "tcg",
         run_dir, datetime.datetime(2026, 12, 1, tzinfo=datetime.UTC), 212.5, booted=True,
+        files_url=files_url,
     )  # fmt: skip
     return kcidb.report(run, ktap.from_junit(run_dir / "junit.xml"))
 
@@ -155,6 +156,19 @@ def test_the_kcidb_report_validates_and_has_one_test_per_guest_test(run_dir: Pat
     assert [f["name"] for f in boot["output_files"]] == ["console.log"]
     assert boot["output_files"][0]["url"].startswith("file:///")
     assert {t["build_id"] for t in tests} == {data["builds"][0]["id"]}  # type: ignore[index]
+
+
+def test_the_kcidb_files_point_where_the_runs_are_served(run_dir: Path) -> None:
+    """MASTERDMA_RUNS_URL: the files' URLs are under it, not file:// paths."""
+    data = kcidb_report(run_dir, files_url="https://ci.example/runs/20261201-6.1-plain/")
+    kcidb.validate(data)
+    tests = data["tests"]
+    assert isinstance(tests, list)
+    (boot,) = [t for t in tests if t["path"] == "masterdma.boot"]
+    url = "https://ci.example/runs/20261201-6.1-plain/console.log"
+    assert boot["output_files"] == [{"name": "console.log", "url": url}]
+    logs = {t["log_url"] for t in tests if "log_url" in t}
+    assert logs == {"https://ci.example/runs/20261201-6.1-plain/junit.xml"}
 
 
 def test_an_invalid_kcidb_report_is_refused(run_dir: Path) -> None:

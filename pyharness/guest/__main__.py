@@ -1,6 +1,7 @@
-"""The guest side of a VM run: load the modules, run pytest, unload, report.
+"""The guest side of a run: load the modules, run pytest, unload, report.
 
-Runs inside the VM as ``python -m pyharness.guest RUN_DIR``.  It reads
+Runs inside the VM as ``python -m pyharness.guest RUN_DIR`` (or, for
+``invoke native``, as root on the machine itself).  It reads
 RUN_DIR/plan.json written by the host and writes RUN_DIR/result.json last,
 so a missing result means the guest died.  Each phase is bracketed by
 markers in the kernel log, which the host's judge uses to charge findings.

@@ -6,6 +6,7 @@ machine, as root, against its own kernel (the Vagrantfile's native machine).
 
 from __future__ import annotations
 
+import compileall
 import datetime
 import os
 import shutil
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from .. import runner, uapi
 from ..config import Paths
+from ..errors import ConfigError
 from ..model import figures, kjudge, ktap, layoutreport
 from ..model.plan import RESULT, GuestResult, ModuleSpec, Plan
 from ..runner import Completed, announce
@@ -62,6 +64,7 @@ def run(request: VmTestRequest, paths: Paths) -> Report:
     kernel = kernels.resolve("host" if request.native else request.kernel, paths)
     built = kbuild.build(kernel, paths)
     uapi.build(paths)  # the guest imports it; its root is read-only
+    _compile_harness(paths)
     if request.native:
         choice = accel.Choice(NATIVE, "no VM: the modules load into this machine's kernel")
     else:
@@ -125,6 +128,14 @@ class Ran:
         """A VM run: the kernel log is the serial console's."""
         log = kjudge.parse_console(booted.console.read_text(errors="replace"))
         return cls(booted.completed, log, "boot", booted.request.timeout)
+
+
+def _compile_harness(paths: Paths) -> None:
+    """Byte-compile pyharness for the guest, whose root is read-only: each of
+    its Python processes (pytest, the CLI the tests run, the fault sweeps'
+    children) then starts in about half the time, minutes on the debug kernel."""
+    if not compileall.compile_dir(paths.root / "pyharness", quiet=1):
+        raise ConfigError("pyharness does not byte-compile (a syntax error?)")
 
 
 def _run_here(command: list[str], run_dir: Path, timeout: float, paths: Paths) -> Ran:

@@ -9,6 +9,9 @@ interpreter in which the other side's modules and packages cannot be imported.
 
 from __future__ import annotations
 
+import ast
+import importlib
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -97,3 +100,46 @@ def test_a_guest_module_needs_nothing_of_the_host(module: str) -> None:
 def test_a_pure_module_needs_no_package(module: str) -> None:
     done = imports(module, (*GUEST_ONLY, *HOST_ONLY, "cffi"), {"host", "guest", *BOTH})
     assert done.returncode == 0, done.stderr.strip().splitlines()[-1]
+
+
+def embedded_programs() -> list[tuple[str, ast.ImportFrom | ast.Import]]:
+    """Imports of pyharness in the programs the guest tests run with
+    ``python -c``: string constants of tests/vm and pyharness that parse as
+    Python, which no host import and no linter ever sees."""
+    found = []
+    for path in sorted([*(ROOT / "tests" / "vm").glob("*.py"), *PACKAGE.rglob("*.py")]):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+                continue
+            if "import" not in node.value or "pyharness" not in node.value:
+                continue
+            try:
+                program = ast.parse(node.value)
+            except SyntaxError:
+                continue  # prose (a docstring)
+            where = f"{path.relative_to(ROOT)}:{node.lineno}"
+            for stmt in ast.walk(program):
+                if isinstance(stmt, ast.ImportFrom | ast.Import):
+                    found.append((where, stmt))
+    return found
+
+
+def test_programs_run_with_python_c_import_what_exists() -> None:
+    programs = embedded_programs()
+    assert programs, "no embedded program found: the scan is broken"
+    for where, stmt in programs:
+        if isinstance(stmt, ast.Import):
+            targets = [alias.name for alias in stmt.names]
+        elif stmt.module and stmt.module.split(".")[0] == "pyharness":
+            targets = [stmt.module]
+            for alias in stmt.names:
+                if importlib.util.find_spec(f"{stmt.module}.{alias.name}") is not None:
+                    targets.append(f"{stmt.module}.{alias.name}")
+                else:
+                    module = importlib.import_module(stmt.module)
+                    assert hasattr(module, alias.name), f"{where}: {stmt.module}.{alias.name}"
+        else:
+            continue
+        for target in targets:
+            if target.split(".")[0] == "pyharness":
+                assert importlib.util.find_spec(target) is not None, f"{where}: {target}"

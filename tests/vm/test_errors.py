@@ -236,7 +236,7 @@ def test_unknown_module_parameter_values_are_refused() -> None:
 
 MAP_ENTRY_CHILD = """
 import sys
-from pyharness import masterdev as md
+from pyharness.guest import masterdev as md
 entry = md.ioctl_map_entry(int(sys.argv[1]), 0, dma_addr=1, desc_dma=2, next_desc=3)
 print(entry.length, entry.dma_addr, entry.desc_dma, entry.next_desc)
 """

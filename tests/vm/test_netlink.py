@@ -171,7 +171,8 @@ def test_policy_dump_names_the_header_commands(family: str, ops: tuple[str, ...]
 UNPRIVILEGED = """
 import os, sys
 from pyroute2.netlink.exceptions import NetlinkError
-from pyharness import netlink, uapi
+from pyharness import uapi
+from pyharness.guest import netlink
 uapi.load()  # read as root, then become nobody (unless told to stay root)
 if sys.argv[2] == "nobody":
     os.setuid(65534)

@@ -290,8 +290,9 @@ def test_the_fresh_ring_check_catches_a_ring_that_keeps_earlier_data() -> None:
 USERNS_CHILD = """
 import ctypes, errno, json, os, sys
 from pyroute2.netlink.exceptions import NetlinkError
-from pyharness import masterdev as md
-from pyharness import netlink, uapi
+from pyharness.guest import masterdev as md
+from pyharness import uapi
+from pyharness.guest import netlink
 
 uapi.load()  # read as root, then become nobody, then root of a user namespace
 os.setgroups([])

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..model import layoutreport
-from ..model.kjudge import begin_marker, end_marker
+from ..model.kjudge import begin_marker, end_marker, run_marker
 from ..model.plan import GuestResult, Plan
 from . import guestkit
 from . import masterdev as md
@@ -55,6 +55,7 @@ def _phase(name: str, action: Any) -> Any:
 
 
 def run(run_dir: Path) -> int:
+    guestkit.kmsg_write(run_marker(run_dir.name))  # where this run's kernel log starts
     plan = Plan.load(run_dir)
     result = GuestResult(
         kernel=platform.release(),

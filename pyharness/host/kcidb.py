@@ -17,6 +17,7 @@ import hashlib
 import json
 import re
 import subprocess
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,8 @@ class Run:
     def url(self, path: Path) -> str:
         """The URL of a file of the run directory."""
         if self.files_url:
-            return f"{self.files_url.rstrip('/')}/{path.relative_to(self.run_dir).as_posix()}"
+            relative = urllib.parse.quote(path.relative_to(self.run_dir).as_posix())
+            return f"{self.files_url.rstrip('/')}/{relative}"
         return path.resolve().as_uri()
 
 

@@ -142,7 +142,8 @@ def write_suite(
     (staging / "lava.sh").write_text(SCRIPT)
     top = SUITE.lstrip("/")
     with tarfile.open(out, "w:gz") as tar:
-        for part in ("pyharness", "tests", "pyproject.toml"):
+        # the UAPI header: the binding reads its ioctl numbers; dkms.conf: the DKMS test's version
+        for part in ("pyharness", "tests", "pyproject.toml", "dkms.conf", "kmod/include/uapi"):
             _add_tree(tar, paths.root / part, f"{top}/{part}")
         _add_tree(tar, paths.build / "uapi", f"{top}/build/uapi")
         _add_tree(tar, staging, f"{top}/run")

@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 import time
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,7 +120,7 @@ class Ran:
     """How the guest runner ended, in a VM or here, and the kernel log to judge."""
 
     completed: Completed
-    log: list[kjudge.LogLine]
+    log: list[kjudge.LogLine] | None  # None: no kernel log of the run to judge
     what: str  # "boot" or "the native run"
     timeout: float  # seconds
 
@@ -139,26 +140,40 @@ def _compile_harness(paths: Paths) -> None:
 
 
 def _run_here(command: list[str], run_dir: Path, timeout: float, paths: Paths) -> Ran:
-    """The guest runner on this machine (sudo -n when not root); its output goes
-    to run_dir/console.log.  The kernel log to judge is kmsg.txt, which the
-    runner saves at its end, from its first marker on (the machine's own boot
-    is not ours to judge)."""
-    argv = command if os.geteuid() == 0 else ["sudo", "-n", *command]
+    """The guest runner on this machine, as root (``sudo -n`` when we are not):
+    its output goes to run_dir/console.log, the kernel log to judge is its
+    kmsg.txt from its run marker on (the machine's boot and earlier runs are
+    not this run's).  The run is killed after timeout seconds on the root side
+    too, then what it left loaded is unloaded; run_dir is ours again after."""
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    if sudo and not runner.run([*sudo, "true"], check=False, show=False, echo=False).ok:
+        raise ConfigError("invoke native needs root: run it as root or with sudo -n (no password)")
+    kill_after = 30.0
+    argv = [*sudo, "timeout", "-k", f"{kill_after:.0f}", f"{timeout:.0f}", *command]
     announce(f"running the guest suite on this machine ({os.uname().release}); log: console.log")
     done = runner.run(
-        argv, cwd=paths.root, log=run_dir / "console.log", timeout=timeout, check=False
-    )
+        argv, cwd=paths.root, log=run_dir / "console.log", timeout=timeout + 2 * kill_after,
+        check=False,
+    )  # fmt: skip
+    if done.returncode in {124, 137} or done.timed_out:  # timeout(1): TERM, then KILL
+        done = Completed(done.argv, None, done.output, done.seconds)
+    for name in (*reversed(MODULES), *reversed(ON_DEMAND)):
+        if Path("/sys/module", name).exists():
+            runner.run([*sudo, "rmmod", name], check=False)
+    if sudo:
+        owner = f"{os.getuid()}:{os.getgid()}"
+        runner.run([*sudo, "chown", "-R", owner, str(run_dir)], check=False, show=False)
     return Ran(done, native_log(run_dir), "the native run", timeout)
 
 
-def native_log(run_dir: Path) -> list[kjudge.LogLine]:
-    """The runner's kmsg.txt from its first marker on ([] if it saved none)."""
+def native_log(run_dir: Path) -> list[kjudge.LogLine] | None:
+    """The runner's kmsg.txt from its run marker on; None when it saved none
+    or the marker is missing (the kernel log of the run is then not judged)."""
     kmsg = run_dir / "kmsg.txt"
     if not kmsg.exists():
-        return []
+        return None
     lines = kjudge.parse_kmsg(kmsg.read_text(errors="replace").splitlines())
-    first = next((i for i, line in enumerate(lines) if line.text.startswith(kjudge.BEGIN)), 0)
-    return lines[first:]
+    return kjudge.since_run(lines, run_dir.name)
 
 
 def _results_files(
@@ -166,14 +181,14 @@ def _results_files(
 ) -> None:
     """Beside junit.xml, the same results for CI systems: KTAP (kunit.py
     parse reads it) and a KCIDB report (KernelCI), named in the report."""
-    kernel_log = [report.kernel_log] if report.kernel_log.startswith("FAIL") else []
+    kernel_log = [] if report.kernel_log.startswith("clean") else [report.kernel_log]
     ktap.write(run_dir, kernel_log)
     report.results = [name for name in ("junit.xml", ktap.FILE_NAME) if (run_dir / name).exists()]
     commit, dirty = kcidb.checkout(paths.root)
     run = kcidb.Run(
         commit, dirty, report.kernel, report.profile, report.accel, run_dir, started, seconds,
         booted=(run_dir / RESULT).exists(), kernel_log_problems=tuple(kernel_log),
-        files_url=f"{paths.runs_url}/{run_dir.name}" if paths.runs_url else "",
+        files_url=f"{paths.runs_url}/{urllib.parse.quote(run_dir.name)}" if paths.runs_url else "",
     )  # fmt: skip
     try:
         kcidb.write(run, ktap.cases_of(run_dir))
@@ -247,18 +262,13 @@ def _collect(report: Report, ran: Ran, run_dir: Path, *, bench: bool) -> None:
     problems = report.problems
     if ran.completed.timed_out:
         problems.append(f"{ran.what} timed out after {ran.timeout:.0f} s")
-    verdict = kjudge.judge(ran.log)
-    if not verdict.ok:
-        report.kernel_log = "FAIL: " + ", ".join(verdict.kinds())
-        problems.append("kernel log reports " + ", ".join(verdict.kinds()))
-        print(verdict.report(), file=sys.stderr)
-    elif verdict.excused:
-        report.kernel_log = f"clean ({len(verdict.excused)} expected report lines from tests)"
+    verdict = _judge_log(report, ran)
     result = _guest_result(problems, run_dir)
     if result is None:
         return
     report.clocksource = result.clocksource
-    report.boot_seconds = result.uptime_at_start
+    if report.accel != NATIVE:  # a machine's uptime is not a boot time
+        report.boot_seconds = result.uptime_at_start
     if report.accel == "kvm" and report.clocksource != "kvm-clock":
         problems.append(f"asked for KVM but the guest's clocksource is {report.clocksource}")
     for op in result.loads + result.unloads:
@@ -278,6 +288,23 @@ def _collect(report: Report, ran: Ran, run_dir: Path, *, bench: bool) -> None:
             report.problems.append(f"the bench failed (exit {result.pytest_returncode})")
     else:
         _judge_pytest(report, result.pytest_returncode, run_dir)
+
+
+def _judge_log(report: Report, ran: Ran) -> kjudge.Verdict:
+    """The kernel log's verdict, in the report and its problems."""
+    if ran.log is None:
+        report.kernel_log = "not judged"
+        report.problems.append(
+            f"{ran.what} left no kernel log of its own (no kmsg.txt with its marker)"
+        )
+    verdict = kjudge.judge(ran.log or [])
+    if not verdict.ok:
+        report.kernel_log = "FAIL: " + ", ".join(verdict.kinds())
+        report.problems.append("kernel log reports " + ", ".join(verdict.kinds()))
+        print(verdict.report(), file=sys.stderr)
+    elif verdict.excused:
+        report.kernel_log = f"clean ({len(verdict.excused)} expected report lines from tests)"
+    return verdict
 
 
 def _guest_result(problems: list[str], run_dir: Path) -> GuestResult | None:

@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 MARK = "masterdma:"
 BEGIN = f"{MARK} begin "
 END = f"{MARK} end "
+# The guest runner's first line in the kernel log: where a run on a machine that
+# stays up (invoke native) starts, after the earlier runs of the same boot.
+RUN = f"{MARK} run "
 
 # First match wins: specific reports before the generic BUG/WARNING they start with.
 RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
@@ -207,6 +210,19 @@ def begin_marker(test: str, expect: Iterable[str] = ()) -> str:
 
 def end_marker(test: str) -> str:
     return f"{END}{test}"
+
+
+def run_marker(run: str) -> str:
+    """The runner's first kernel message, naming its run directory."""
+    return f"{RUN}{run}"
+
+
+def since_run(lines: list[LogLine], run: str) -> list[LogLine] | None:
+    """The lines from run's marker on (the last, if a run dir name repeats);
+    None if the marker is not there."""
+    marker = run_marker(run)
+    starts = [i for i, line in enumerate(lines) if line.text == marker]
+    return lines[starts[-1] :] if starts else None
 
 
 def taint_letters(value: int) -> str:

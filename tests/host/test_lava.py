@@ -59,6 +59,8 @@ def test_the_overlay_holds_the_suite_the_modules_and_their_plan(tmp_path: Path) 
         script = tar.extractfile("opt/masterdma/run/lava.sh").read().decode()  # type: ignore[union-attr]
     assert "opt/masterdma/pyharness/guest/__main__.py" in names
     assert "opt/masterdma/tests/vm/test_rings.py" in names
+    assert "opt/masterdma/kmod/include/uapi/master_dma.h" in names  # uapi.load() reads it
+    assert "opt/masterdma/dkms.conf" in names  # test_dkms.py's version, at collection
     assert not [n for n in names if "__pycache__" in n]
     assert [m["path"] for m in plan["modules"]] == [
         f"{lava.RUN_DIR}/modules/{name}.ko" for name in MODULES

@@ -130,21 +130,50 @@ def test_a_map_that_does_not_parse_fails_the_run(tmp_path: Path) -> None:
     assert rep.problems and "page maps" in rep.problems[0]
 
 
-def test_a_native_run_judges_its_kernel_log_from_the_first_marker(tmp_path: Path) -> None:
-    """The machine's own boot is not ours; everything from the runner's first
-    marker on is, including what comes after the last test."""
-    (tmp_path / "kmsg.txt").write_text(
+def native_kmsg(run_dir: Path, body: str) -> None:
+    """kmsg.txt as the runner saves it: since boot, an earlier run of the same
+    boot with a WARNING of its own, then this run (named by its directory)."""
+    (run_dir / "kmsg.txt").write_text(
         "4,1,1000000,-;WARNING: CPU: 0 PID: 1 at drivers/foo.c:1 foo_probe+0x1/0x2\n"
         " SUBSYSTEM=foo\n"
-        "6,2,2000000,-;masterdma: begin insmod mdma\n"
-        "6,3,3000000,-;masterdma: end insmod mdma\n"
-        "4,4,4000000,-;WARNING: CPU: 1 PID: 9 at kmod/mdma/mdma_ring.c:1 x+0x1/0x2\n"
+        "6,2,2000000,-;masterdma: run 20261201-200000-6.1.0-57-amd64-native\n"
+        "4,3,2500000,-;WARNING: CPU: 1 PID: 8 at kmod/mdma/mdma_ring.c:1 x+0x1/0x2\n"
+        f"6,4,3000000,-;masterdma: run {run_dir.name}\n" + body
     )
-    log = vmtest.native_log(tmp_path)
-    assert [line.number for line in log] == [2, 3, 4]
-    guest_result(tmp_path)
-    rep = report.Report("6.1.0-56-amd64", "native", "native", "no VM")
-    done = Completed(["python"], 0, "", 1.0)
-    vmtest._collect(rep, vmtest.Ran(done, log, "the native run", 60), tmp_path, bench=False)
+
+
+def judged_natively(run_dir: Path) -> report.Report:
+    guest_result(run_dir)
+    rep = report.Report("6.1.0-57-amd64", "users", vmtest.NATIVE, "no VM")
+    ran = vmtest.Ran(
+        Completed(["python"], 0, "", 1.0), vmtest.native_log(run_dir), "the native run", 60
+    )
+    vmtest._collect(rep, ran, run_dir, bench=False)
+    return rep
+
+
+def test_a_native_run_judges_the_kernel_log_from_its_own_marker_on(tmp_path: Path) -> None:
+    """The machine's boot and the earlier runs of the same boot are not this
+    run's; everything from its marker on is, after the last test too."""
+    run_dir = tmp_path / "20261201-210000-6.1.0-57-amd64-native"
+    run_dir.mkdir()
+    native_kmsg(run_dir, "6,5,4000000,-;masterdma: begin insmod mdma\n"
+                         "6,6,5000000,-;masterdma: end insmod mdma\n")  # fmt: skip
+    log = vmtest.native_log(run_dir)
+    assert log is not None and [line.number for line in log] == [4, 5, 6]
+    rep = judged_natively(run_dir)
+    assert rep.ok, rep.problems
+    assert rep.boot_seconds is None  # the machine's uptime is no boot time
+    native_kmsg(run_dir, "4,5,4000000,-;WARNING: CPU: 1 PID: 9 at kmod/mdma/mdma_ring.c:1 x+0x1\n")
+    rep = judged_natively(run_dir)
     assert any("WARNING" in p for p in rep.problems), rep.problems
-    assert vmtest.native_log(tmp_path / "nothing") == []
+
+
+def test_a_native_run_without_its_kernel_log_fails_unjudged(tmp_path: Path) -> None:
+    assert vmtest.native_log(tmp_path) is None  # the runner saved no kmsg.txt
+    rep = judged_natively(tmp_path)
+    assert rep.kernel_log == "not judged"
+    assert any("no kernel log" in p for p in rep.problems), rep.problems
+    native_kmsg(tmp_path, "")
+    (tmp_path / "kmsg.txt").write_text("6,1,1,-;masterdma: run another-run\n")  # not ours
+    assert vmtest.native_log(tmp_path) is None

@@ -8,7 +8,10 @@
  * MASTER_DMA_CMD_REGIONS dumps every region (start, size, owner);
  * MASTER_DMA_CMD_TOTALS gives the claim's figures; the "events" group
  * announces each region allocated, freed, or reclaimed from an unloading
- * owner.  Every operation, and joining the group, needs CAP_NET_ADMIN.
+ * owner.  Every reply and event carries physical addresses, which only
+ * the init namespace's root may see (as /proc/iomem's and masterdev's
+ * MAP_ENTRY): every operation, and joining the group, needs CAP_NET_ADMIN
+ * (the family's) and CAP_SYS_ADMIN, or fails with -EPERM.
  *
  * Allocation and free may run in atomic context, so their events are built
  * with GFP_ATOMIC after the lock is dropped, from values copied under it.
@@ -69,6 +72,12 @@ static int allocator_nl_dump_one(void *arg, unsigned long start,
 	return 0;
 }
 
+/* A dump of physical addresses: refused at its start, as an error reply. */
+static int allocator_nl_dump_start(struct netlink_callback *cb)
+{
+	return netlink_capable(cb->skb, CAP_SYS_ADMIN) ? 0 : -EPERM;
+}
+
 /*
  * cb->args[0]: the address after the start of the last region sent, so that
  * a region freed between two parts is neither skipped nor repeated.
@@ -101,10 +110,13 @@ static int allocator_nl_put_totals(struct sk_buff *msg)
 
 static int allocator_nl_totals(struct sk_buff *skb, struct genl_info *info)
 {
-	struct sk_buff *msg = allocator_test_fail("reply") ? NULL :
-			      genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	struct sk_buff *msg;
 	void *hdr;
 
+	if (!netlink_capable(skb, CAP_SYS_ADMIN))	/* the claim's base */
+		return -EPERM;
+	msg = allocator_test_fail("reply") ? NULL :
+	      genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	if (!msg)
 		return -ENOMEM;
 	hdr = genlmsg_put_reply(msg, info, &allocator_nl_family, 0,
@@ -117,9 +129,10 @@ static int allocator_nl_totals(struct sk_buff *skb, struct genl_info *info)
 	return genlmsg_reply(msg, info);
 }
 
-static const struct genl_small_ops allocator_nl_ops[] = {
+static const struct genl_ops allocator_nl_ops[] = {
 	{
 		.cmd = MASTER_DMA_CMD_REGIONS,
+		.start = allocator_nl_dump_start,
 		.dumpit = allocator_nl_dump_regions,
 		.flags = GENL_ADMIN_PERM,
 	},
@@ -131,7 +144,10 @@ static const struct genl_small_ops allocator_nl_ops[] = {
 };
 
 static const struct genl_multicast_group allocator_nl_groups[] = {
-	{ .name = MASTER_DMA_GENL_EVENTS, .flags = GENL_MCAST_CAP_NET_ADMIN },
+	{
+		.name = MASTER_DMA_GENL_EVENTS,
+		.flags = GENL_MCAST_CAP_NET_ADMIN | GENL_MCAST_CAP_SYS_ADMIN,
+	},
 };
 
 static struct genl_family allocator_nl_family __ro_after_init = {
@@ -140,8 +156,8 @@ static struct genl_family allocator_nl_family __ro_after_init = {
 	.maxattr = MASTER_DMA_A_MAX,
 	.policy = allocator_nl_policy,
 	.module = THIS_MODULE,
-	.small_ops = allocator_nl_ops,
-	.n_small_ops = ARRAY_SIZE(allocator_nl_ops),
+	.ops = allocator_nl_ops,
+	.n_ops = ARRAY_SIZE(allocator_nl_ops),
 	.resv_start_op = MASTER_DMA_CMD_RINGS,
 	.mcgrps = allocator_nl_groups,
 	.n_mcgrps = ARRAY_SIZE(allocator_nl_groups),

@@ -178,7 +178,8 @@ if sys.argv[2] == "nobody":
     os.setuid(65534)
 sock = netlink.MasterDmaSocket(sys.argv[1])
 codes = []
-for call in (sock.totals, sock.subscribe):
+calls = [sock.totals, sock.subscribe] + ([sock.regions] if sys.argv[1] == "allocator" else [])
+for call in calls:
     try:
         call()
         codes.append(0)
@@ -211,6 +212,29 @@ def test_unprivileged_users_get_eperm() -> None:
 def test_root_without_cap_net_admin_gets_eperm() -> None:
     """Exactly the capability the family checks: root without it is refused."""
     assert _as_nobody("mdma", *WITHOUT_NET_ADMIN) == [errno.EPERM, errno.EPERM]
+
+
+# nobody with CAP_NET_ADMIN, the capability a generic netlink family asks for
+NOBODY_WITH_NET_ADMIN = (
+    "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+    "--inh-caps=+net_admin", "--ambient-caps=+net_admin",
+)  # fmt: skip
+WITHOUT_SYS_ADMIN = ("setpriv", "--inh-caps=-sys_admin", "--bounding-set=-sys_admin")
+
+
+@needs_himem
+@pytest.mark.usefixtures("door")
+def test_physical_addresses_need_cap_sys_admin_as_well() -> None:
+    """The allocator family's totals, region dump and events carry physical
+    addresses: CAP_NET_ADMIN alone (a non-root user given it) gets EPERM from
+    each, as does root without CAP_SYS_ADMIN; the mdma family, which carries
+    no address, serves CAP_NET_ADMIN alone."""
+    refused = [errno.EPERM] * 3
+    assert _as_nobody("allocator", *NOBODY_WITH_NET_ADMIN) == refused
+    assert _as_nobody("allocator", *WITHOUT_SYS_ADMIN) == refused
+    assert _as_nobody("allocator", *WITHOUT_NET_ADMIN) == refused
+    assert _as_nobody("mdma", *NOBODY_WITH_NET_ADMIN) == [0, 0]
+    assert _as_nobody("allocator", "env") == [0, 0, 0]  # root, every capability
 
 
 @pytest.mark.usefixtures("masterdev_state")

@@ -279,7 +279,9 @@ struct master_dma_himem_edu {
  * allocator.ko the family MASTER_DMA_GENL_ALLOCATOR; both speak the
  * commands and attributes below, and announce changes in the multicast
  * group MASTER_DMA_GENL_EVENTS.  Every operation needs CAP_NET_ADMIN, and
- * so does joining the group.  A request carries at most MASTER_DMA_A_FLAGS,
+ * so does joining the group; in the allocator family, whose replies and
+ * events carry physical addresses, each also needs CAP_SYS_ADMIN (-EPERM
+ * otherwise).  A request carries at most MASTER_DMA_A_FLAGS,
  * and no flag is defined yet: anything else is refused with -EINVAL.
  */
 #define MASTER_DMA_GENL_MDMA		"mdma"

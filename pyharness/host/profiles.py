@@ -75,7 +75,13 @@ PROFILES: dict[str, Profile] = {
             'of it registered by x86 as a "RAM buffer" (mem= is not a multiple of '
             "64 MiB), the rest for allocator.ko, a 32-bit edu reaching it",
             module_params=EDU_32_PARAMS,
-            tests=("tests/vm/test_himem.py", "tests/vm/test_netlink.py", "tests/vm/test_faults.py"),
+            tests=(
+                "tests/vm/test_himem.py",
+                "tests/vm/test_netlink.py",
+                "tests/vm/test_faults.py",
+                # root of a user namespace against /dev/himem and the allocator family
+                "tests/vm/test_secrets.py::test_root_of_a_user_namespace_is_refused_and_sees_no_address",
+            ),
         ),
         Profile(
             "users",

@@ -494,6 +494,34 @@ def test_door_refuses_what_it_does_not_own(door: himem.Door) -> None:
 
 
 @needs_himem
+def test_no_owner_unloads_under_a_mapping_of_its_region(module_paths: dict[str, Path]) -> None:
+    """A region mapped by a process that has closed /dev/himem: neither its
+    owner (himemtest) nor the allocator unloads while the mapping lives, and
+    the bytes stay; after munmap the owner unloads and gives the region back."""
+    with (
+        himem.loaded(module_paths["allocator"]),
+        himem.loaded(module_paths["himemtest"]),
+    ):
+        door = himem.Door()
+        try:
+            region = door.alloc(2 * PAGE)
+            mapping = mmap.mmap(door.fd, region.size, mmap.MAP_SHARED, offset=region.start)
+        finally:
+            door.close()
+        try:
+            mapping[:5] = b"still"
+            for name in ("himemtest", "allocator"):
+                refused = guestkit.rmmod(name)
+                assert not refused.ok and guestkit.loaded(name), f"{name} unloaded under a mapping"
+            assert mapping[:5] == b"still"
+            assert [r.start for r in himem.regions()] == [region.start]
+        finally:
+            mapping.close()
+        assert guestkit.rmmod("himemtest").ok
+        assert himem.regions() == []
+
+
+@needs_himem
 def test_the_door_survives_hostile_calls(door: himem.Door, request: pytest.FixtureRequest) -> None:
     """test_fuzz.py's ioctl fuzz on /dev/himem (its commands and their
     neighbours, random structs: sizes, addresses, frees of every kind, list

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pytest
 
+from pyharness.guest import himem
 from pyharness.guest import masterdev as md
 from pyharness.model import figures, layout
 
@@ -338,7 +339,9 @@ print(json.dumps(out))
 """
 
 
-def test_root_of_a_user_namespace_is_refused_and_sees_no_address() -> None:
+def test_root_of_a_user_namespace_is_refused_and_sees_no_address(
+    request: pytest.FixtureRequest,
+) -> None:
     """Root inside a user namespace that nobody created has every capability
     there and none in the init namespace: every node, debugfs file, geometry
     attribute and netlink operation refuses it, and MAP_ENTRY on a ring fd it
@@ -350,7 +353,13 @@ def test_root_of_a_user_namespace_is_refused_and_sees_no_address() -> None:
     netlink operations (GENL_ADMIN_PERM and the event group's capability,
     judged in the init namespace) and MAP_ENTRY's addresses (capable(), not
     ns_capable()) are the modules' own checks: a namespace-aware capability
-    check there is what this test would catch."""
+    check there is what this test would catch.
+
+    In the himem profile (which runs this test too) allocator.ko and the
+    door are loaded for it: /dev/himem and the allocator family are tried."""
+    himem_profile = himem.mem_limit() is not None
+    if himem_profile:
+        request.getfixturevalue("door")
     paths = [f"/dev/{iface}" for iface in md.IFACES]
     paths += ["/dev/himem"] if Path("/dev/himem").exists() else []
     paths += [str(md.DEBUGFS / "stats"), str(md.DEBUGFS / "sditx0" / "map")]
@@ -374,3 +383,6 @@ def test_root_of_a_user_namespace_is_refused_and_sees_no_address() -> None:
     allowed = {errno.EACCES, errno.EPERM}
     assert {name: code for name, code in out.items() if code not in allowed} == {}
     assert {f"netlink mdma {op}" for op in ("totals", "dump", "events")} <= out.keys()
+    if himem_profile:
+        assert "/dev/himem" in out
+        assert {f"netlink allocator {op}" for op in ("totals", "dump", "events")} <= out.keys()

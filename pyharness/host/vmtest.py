@@ -35,6 +35,22 @@ DKMS_PROFILE = "plain"
 # A whole profile under TCG takes 8-15 min on a busy 2-core machine (the fuzz and
 # concurrency tests among it): twice that before a hung guest is given up.
 BOOT_TIMEOUT = 1800.0
+# What the default runs of tests/vm take, and what more of them costs under
+# TCG with a second guest beside (measured: 100 000 fuzz calls in 163 s).
+DEFAULT_FUZZ_CALLS = 100_000
+DEFAULT_BUSY_SECONDS = 60.0
+
+
+def longer_runs_seconds(fuzz_calls: int, busy_seconds: float) -> float:
+    """Seconds to add to the boot's timeout for a fuzz run of fuzz_calls
+    (4 s per 1000 calls past the default) and a concurrency run of
+    busy_seconds (3 s per second past the default: the test runs its
+    storm, then checks; test_himem's storm runs a third of it)."""
+    extra_calls = max(0, fuzz_calls - DEFAULT_FUZZ_CALLS)
+    extra_busy = max(0.0, busy_seconds - DEFAULT_BUSY_SECONDS)
+    return extra_calls * 4 / 1000 + extra_busy * 3
+
+
 # The debug kernel (KASAN, kmemleak's scan after each test, lockdep) runs the
 # suite this many times slower under TCG: --timeout is scaled by it.
 DEBUG_SLOWDOWN = 6.0

@@ -177,3 +177,10 @@ def test_a_native_run_without_its_kernel_log_fails_unjudged(tmp_path: Path) -> N
     native_kmsg(tmp_path, "")
     (tmp_path / "kmsg.txt").write_text("6,1,1,-;masterdma: run another-run\n")  # not ours
     assert vmtest.native_log(tmp_path) is None
+
+
+def test_the_default_timeout_grows_with_longer_fuzz_and_concurrency_runs() -> None:
+    assert vmtest.longer_runs_seconds(0, 0) == 0  # the defaults
+    assert vmtest.longer_runs_seconds(100_000, 60) == 0
+    assert vmtest.longer_runs_seconds(1_000_000, 0) == 3600  # README's longer fuzz run
+    assert vmtest.longer_runs_seconds(0, 600) == 1620  # README's longer concurrency run

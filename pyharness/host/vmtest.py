@@ -41,6 +41,13 @@ DEFAULT_FUZZ_CALLS = 100_000
 DEFAULT_BUSY_SECONDS = 60.0
 
 
+# The debug kernel (KASAN, kmemleak's scan after each test, lockdep) runs the
+# suite this many times slower under TCG: --timeout is scaled by it.
+DEBUG_SLOWDOWN = 6.0
+# What the report and the results files name as the accelerator of a native run.
+NATIVE = "native"
+
+
 def longer_runs_seconds(fuzz_calls: int, busy_seconds: float) -> float:
     """Seconds to add to the boot's timeout for a fuzz run of fuzz_calls
     (4 s per 1000 calls past the default) and a concurrency run of
@@ -49,13 +56,6 @@ def longer_runs_seconds(fuzz_calls: int, busy_seconds: float) -> float:
     extra_calls = max(0, fuzz_calls - DEFAULT_FUZZ_CALLS)
     extra_busy = max(0.0, busy_seconds - DEFAULT_BUSY_SECONDS)
     return extra_calls * 4 / 1000 + extra_busy * 3
-
-
-# The debug kernel (KASAN, kmemleak's scan after each test, lockdep) runs the
-# suite this many times slower under TCG: --timeout is scaled by it.
-DEBUG_SLOWDOWN = 6.0
-# What the report and the results files name as the accelerator of a native run.
-NATIVE = "native"
 
 
 @dataclass(frozen=True)
@@ -173,7 +173,7 @@ def _run_here(command: list[str], run_dir: Path, timeout: float, paths: Paths) -
     )  # fmt: skip
     if done.returncode in {124, 137} or done.timed_out:  # timeout(1): TERM, then KILL
         done = Completed(done.argv, None, done.output, done.seconds)
-    for name in (*reversed(MODULES), *reversed(ON_DEMAND)):
+    for name in (*reversed(ON_DEMAND), *reversed(MODULES)):  # users before libraries
         if Path("/sys/module", name).exists():
             runner.run([*sudo, "rmmod", name], check=False)
     if sudo:

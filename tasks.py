@@ -355,11 +355,12 @@ def _vm_lanes(specs: list[str], names: list[str], kvm: str, jobs: int) -> list[t
             f"vm {k} {p}",
             [invoke, "vm-test", "-k", k, "-p", p, "--kvm", kvm],
             logs / f"{k}-{p}.log",
+            minutes=profiles.get(p).lane_minutes,
         )
         for k in specs
         for p in names
     ]
-    announce(f"stage: {len(matrix)} VM lanes, {jobs} at a time (logs: {logs})")
+    announce(f"stage: {len(matrix)} VM lanes, {jobs} at a time, longest first (logs: {logs})")
     lanes.run_lanes(matrix, jobs, PATHS.root)
     return [(lane.name, "ok" if lane.ok else "FAIL") for lane in matrix]
 

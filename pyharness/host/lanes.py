@@ -34,6 +34,8 @@ class Lane:
     name: str
     argv: list[str]
     log: Path
+    # Expected minutes, only to order the batch (longest first); 0: unknown.
+    minutes: float = 0.0
     returncode: int | None = None
     seconds: float = 0.0
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
@@ -91,9 +93,20 @@ class Lane:
         return f"{head}\n{text.rstrip()}\n"
 
 
+def longest_first(lanes: Sequence[Lane]) -> list[Lane]:
+    """The lanes by expected minutes, longest first, equal ones in their order.
+
+    With jobs at a time, the batch ends when its last lane does; starting
+    the long lanes first and filling the gaps with short ones (the LPT rule)
+    keeps that end near the total divided by jobs, where the order of the
+    matrix could leave one long lane running alone at the end.
+    """
+    return sorted(lanes, key=lambda lane: -lane.minutes)
+
+
 def run_lanes(lanes: Sequence[Lane], jobs: int, cwd: Path) -> None:
-    """Run lanes, at most jobs at a time, in order; print each as it ends."""
-    waiting = list(lanes)
+    """Run lanes, at most jobs at a time, longest expected first; print each as it ends."""
+    waiting = longest_first(lanes)
     running: list[Lane] = []
     try:
         while waiting or running:

@@ -29,6 +29,9 @@ class Profile:
     module_params: tuple[tuple[str, str], ...] = ()
     # What the guest runs; the himem lane runs only the allocator's tests.
     tests: tuple[str, ...] = ("tests/vm",)
+    # Minutes one `invoke test` lane of it took under TCG beside a second
+    # guest (6.1 and 6.12 alike); orders the lanes longest first, nothing else.
+    lane_minutes: float = 14.0
 
     def params_for(self, module: str) -> tuple[str, ...]:
         return tuple(param for name, param in self.module_params if name == module)
@@ -45,6 +48,7 @@ PROFILES: dict[str, Profile] = {
             "q35, 1 GiB (256 MiB below 4 GiB, all within edu's 28 bits), no IOMMU; "
             "init_on_alloc=0 (the upstream default; Debian's is on), so that the "
             "kernel does not zero pages for mdma and the zero-fill tests can fail",
+            lane_minutes=20.0,
         ),
         Profile(
             "bounce",
@@ -58,6 +62,7 @@ PROFILES: dict[str, Profile] = {
                 "tests/vm/test_streams.py",
                 "tests/vm/test_edu.py",
             ),
+            lane_minutes=6.0,
         ),
         Profile(
             "iommu",
@@ -82,6 +87,7 @@ PROFILES: dict[str, Profile] = {
                 # root of a user namespace against /dev/himem and the allocator family
                 "tests/vm/test_secrets.py::test_root_of_a_user_namespace_is_refused_and_sees_no_address",
             ),
+            lane_minutes=9.0,
         ),
         Profile(
             "users",
@@ -100,6 +106,7 @@ PROFILES: dict[str, Profile] = {
             "q35, 2 GiB with mem=1G: the kernel's 1 GiB for rings and the fragmenter, "
             "the rest for allocator.ko's 100 000 regions; what `invoke bench` boots",
             tests=(),
+            lane_minutes=0.0,
         ),
         Profile(
             "partial",
@@ -109,6 +116,7 @@ PROFILES: dict[str, Profile] = {
             "q35, 1 GiB all below 4 GiB, no IOMMU and no bounce pool: edu's 28 bits "
             "reach a quarter of ZONE_DMA32",
             tests=("tests/vm/test_reach.py",),
+            lane_minutes=2.0,
         ),
     )
 }

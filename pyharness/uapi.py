@@ -9,6 +9,7 @@ keyed by the header's hash; the guest imports the copy the host built.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import importlib.util
 import re
@@ -39,6 +40,23 @@ def cdef_from_header(text: str) -> str:
 def strings_from_header(text: str) -> dict[str, str]:
     """The header's string macros (cffi binds only integer ones)."""
     return dict(re.findall(r'^#define\s+(MASTER_DMA_\w+)\s+"([^"]*)"', text, flags=re.M))
+
+
+def documented_errnos_in(text: str, section: str) -> frozenset[int]:
+    """The errnos a header's "DOC: Errors of <section>" comment names.
+
+    Raises KeyError when the header has no such section.
+    """
+    found = re.search(rf"/\*\*\s*\n \* DOC: Errors of {re.escape(section)}\n(.*?)\*/", text, re.S)
+    if found is None:
+        raise KeyError(f"no 'DOC: Errors of {section}' in the header")
+    words = set(re.findall(r"\bE[A-Z]+\b", found[1]))  # also EPOLLIN and the like
+    return frozenset(getattr(errno, word) for word in words if hasattr(errno, word))
+
+
+def documented_errnos(section: str) -> frozenset[int]:
+    """The errnos master_dma.h documents for one interface (its "Errors of" sections)."""
+    return documented_errnos_in(HEADER.read_text(), section)
 
 
 def strings() -> dict[str, str]:

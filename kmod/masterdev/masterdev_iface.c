@@ -456,13 +456,14 @@ static long masterdev_closing_jiffies(void)
 /*
  * Send what a transmitter holds: its partial buffer, then wait until the
  * engine has moved every queued buffer, to the receiver or, without one,
- * nowhere.  A fatal signal, or the device going, ends the wait early
- * (-ERESTARTSYS, the engine's error).  A task exiting normally cannot take a
- * signal any more: it waits while the engine makes progress and gives up
- * after closing_wait seconds without any (-ETIMEDOUT), as a tty's close does.
- * Called and returns with the pair's lock held.
+ * nowhere.  A fatal signal (for fsync(), @interruptible, any signal), or the
+ * device going, ends the wait early (-ERESTARTSYS, the engine's error).  A
+ * task exiting normally cannot take a signal any more: it waits while the
+ * engine makes progress and gives up after closing_wait seconds without any
+ * (-ETIMEDOUT), as a tty's close does.  Called and returns with the pair's
+ * lock held.
  */
-static int masterdev_flush(struct masterdev_iface *tx)
+static int masterdev_flush(struct masterdev_iface *tx, bool interruptible)
 {
 	struct masterdev_pair *pair = tx->pair;
 	u32 queued;
@@ -476,7 +477,8 @@ static int masterdev_flush(struct masterdev_iface *tx)
 		masterdev_queue(tx);
 	}
 	while ((queued = tx->queued) && !pair->error) {
-		if (masterdev_killed())
+		if (masterdev_killed() ||
+		    (interruptible && signal_pending(current)))
 			return -ERESTARTSYS;
 		mutex_unlock(&pair->lock);
 		if (current->flags & PF_EXITING)
@@ -485,6 +487,10 @@ static int masterdev_flush(struct masterdev_iface *tx)
 						      READ_ONCE(pair->error),
 						      masterdev_closing_jiffies()) ?
 			      0 : -ETIMEDOUT;
+		else if (interruptible)
+			ret = wait_event_interruptible(tx->wait,
+						       !READ_ONCE(tx->queued) ||
+						       READ_ONCE(pair->error));
 		else
 			ret = wait_event_killable(tx->wait,
 						  !READ_ONCE(tx->queued) ||
@@ -521,7 +527,7 @@ static int masterdev_release(struct inode *inode, struct file *file)
 
 	mutex_lock(&iface->pair->lock);
 	if (iface->dir == DMA_TO_DEVICE && iface->ring) {
-		ret = masterdev_flush(iface);
+		ret = masterdev_flush(iface, false);
 		lost = ret ? masterdev_queued_bytes(iface) : 0;
 		iface->dropped += lost;
 		if (lost)
@@ -556,7 +562,7 @@ static int masterdev_fsync(struct file *file, loff_t start, loff_t end,
 	if (!iface->ring)
 		ret = -ENODEV;
 	else if (iface->dir == DMA_TO_DEVICE)
-		ret = masterdev_flush(iface);
+		ret = masterdev_flush(iface, true);
 	else
 		masterdev_discard(iface);
 	mutex_unlock(&iface->pair->lock);

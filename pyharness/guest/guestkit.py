@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -170,3 +171,23 @@ def kill_and_reap(child: subprocess.Popen[bytes], sig: int, seconds: float = 10.
         child.wait()
         return False
     return True
+
+
+@contextlib.contextmanager
+def signals_every(seconds: float) -> Iterator[None]:
+    """SIGALRM every seconds until the block ends, to a handler that does nothing.
+
+    A blocking system call made through ctypes meanwhile comes back with
+    EINTR, or with what it did so far, as under a program's interval timer:
+    Python installs its handlers without SA_RESTART.  Python's own os.*
+    calls retry instead (PEP 475).  The timer repeats, so a call that starts
+    waiting just after one signal is still ended by the next.  For the main
+    thread, where Python runs its handlers.
+    """
+    previous = signal.signal(signal.SIGALRM, lambda *_: None)
+    signal.setitimer(signal.ITIMER_REAL, seconds, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import re
+
+import pytest
 
 from pyharness import uapi
 
@@ -61,3 +64,26 @@ def test_cdef_is_generated_not_typed() -> None:
     assert "struct master_dma_summary {" in cdef
     assert "#define MASTER_DMA_IOC_SUMMARY ..." in cdef
     assert "/*" not in cdef
+
+
+def test_documented_errnos_come_from_the_named_doc_section_only() -> None:
+    text = (
+        "/**\n * DOC: Errors of mmap\n *\n * EINVAL for a packed ring; EPOLLIN is no errno;"
+        " EOPNOTSUPP.\n */\n/**\n * DOC: Errors of the ioctls\n *\n * ENOTTY.\n */\n"
+    )
+    assert uapi.documented_errnos_in(text, "mmap") == {errno.EINVAL, errno.EOPNOTSUPP}
+    assert uapi.documented_errnos_in(text, "the ioctls") == {errno.ENOTTY}
+    with pytest.raises(KeyError):
+        uapi.documented_errnos_in(text, "read")
+
+
+def test_the_header_documents_the_errors_of_every_interface() -> None:
+    # the sections tests/vm/test_fuzz.py checks its accepted errnos against
+    for section in (
+        "the ioctls",
+        "open, read, write, poll and fsync",
+        "mmap",
+        "the sysfs attributes and module parameters",
+        "generic netlink",
+    ):
+        assert errno.EINVAL in uapi.documented_errnos(section), section

@@ -6,13 +6,18 @@ the next numbers, other sizes and directions, the next type), which kind of
 argument (a buffer of random bytes, NULL, an unmapped address, a kernel
 address, a struct that runs into an unmapped page) and which values at the
 limits; a seeded generator fills each batch with many calls of those shapes,
-so that a run makes --fuzz-count calls (default 100 000: 60 % ioctls, 20 %
-netlink, 10 % attributes, 10 % mmap) in about a minute under TCG.
+so that a run makes --fuzz-count calls (default 100 000: 50 % ioctls, 20 %
+netlink, 10 % attributes, 10 % mmap, 10 % read/write/poll/fsync) in about
+two minutes under TCG, plus a few dozen edu checks.
 Interfaces: the ioctls of the four ring nodes, every writable attribute of
-the ring nodes and masterdev's limits, mmap of the rings, and raw generic
-netlink messages to both families; /dev/himem in test_himem.py.
-The kernel log judge fails the run on any report; afterwards every counter is
-back (rings, pages, regions).  The calls per interface are in the figures.
+the ring nodes and masterdev's limits, mmap of the rings, their reads,
+writes, polls and fsyncs, blocking or not (a timer's signal ends every
+wait), the edu check, and raw generic netlink messages to both families;
+/dev/himem in test_himem.py.  The errnos accepted are those the UAPI
+header documents for each interface (its "Errors of" sections), and often
+fewer.  The kernel log judge fails the run on any report; afterwards every
+counter is back (rings, pages, regions).  The calls per interface, and how
+many got each errno, are in the figures.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import errno
 import mmap
 import os
 import random
+import select
 import socket
 import struct
 from collections import Counter
@@ -34,7 +40,7 @@ from hypothesis import strategies as st
 from pyroute2.netlink import NETLINK_GENERIC, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST
 
 from pyharness import uapi
-from pyharness.guest import himem
+from pyharness.guest import guestkit, himem
 from pyharness.guest import masterdev as md
 from pyharness.guest import netlink as nl
 from pyharness.model import figures
@@ -43,22 +49,41 @@ pytestmark = pytest.mark.usefixtures("masterdev_state")
 
 LIBC = ctypes.CDLL(None, use_errno=True)
 LIBC.ioctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p)
+LIBC.read.argtypes = LIBC.write.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t)
+LIBC.read.restype = LIBC.write.restype = ctypes.c_ssize_t
 PAGE = mmap.PAGESIZE
 BATCH = 500  # calls made from one drawn shape
 CALLS: Counter[str] = Counter()
+ERRNOS: Counter[tuple[str, int]] = Counter()  # (interface, errno) of every call
 
 # The errors master_dma.h documents for the ioctls, but EIO, ETIMEDOUT and
-# EINTR: the edu check, which the fuzz never starts (seconds of device time a
-# call), and waits, which non-blocking files never do.
+# ERANGE (the edu device's: test_edu_check_arguments) and EINTR (waits,
+# which non-blocking files never do).
 IOCTL_ERRNOS = frozenset(
     {0, errno.EINVAL, errno.EFAULT, errno.ENOTTY, errno.EAGAIN, errno.EBUSY, errno.ENOMEM,
      errno.EPERM, errno.ENODEV}
 )  # fmt: skip
 ATTR_ERRNOS = frozenset({0, errno.EINVAL, errno.ERANGE, errno.EBUSY})
-MMAP_ERRNOS = frozenset({0, errno.EINVAL, errno.ENOMEM, errno.EACCES, errno.EPERM, errno.ENXIO})
-NETLINK_ERRNOS = frozenset(
-    {0, errno.EINVAL, errno.EOPNOTSUPP, errno.ERANGE, errno.EMSGSIZE, errno.ENOENT}
-)
+MMAP_ERRNOS = frozenset({0, errno.EINVAL, errno.ENOMEM})
+NETLINK_ERRNOS = frozenset({0, errno.EINVAL, errno.EOPNOTSUPP, errno.ERANGE, errno.ENOENT})
+# read, write and a waiting DQBUF, blocking or not, with a timer's signals
+STREAM_ERRNOS = frozenset({0, errno.EINVAL, errno.EFAULT, errno.EAGAIN, errno.EINTR})
+FSYNC_ERRNOS = frozenset({0, errno.EAGAIN, errno.EINTR})
+EDU_CHECK_ERRNOS = frozenset({0, errno.EINVAL, errno.EFAULT, errno.EBUSY})
+# Each set against the header's section (documented_errnos()).
+DOCUMENTED = {
+    "the ioctls": IOCTL_ERRNOS | EDU_CHECK_ERRNOS,
+    "mmap": MMAP_ERRNOS,
+    "the sysfs attributes and module parameters": ATTR_ERRNOS,
+    "generic netlink": NETLINK_ERRNOS,
+    "open, read, write, poll and fsync": STREAM_ERRNOS | FSYNC_ERRNOS,
+}
+
+
+def judge(interface: str, code: int, allowed: frozenset[int], what: str) -> None:
+    """Count the call's errno for the figures; fail on one not allowed."""
+    ERRNOS[interface, code] += 1
+    assert code in allowed, f"{interface}: {what}: {os.strerror(code)}"
 
 
 def fuzz_count(config: pytest.Config) -> int:
@@ -171,6 +196,17 @@ def run_batches(
 
     explore()
     figures.record(f"fuzz calls: {name}", CALLS[name], "calls")
+    for (interface, code), count in sorted(ERRNOS.items()):
+        if interface == name:
+            figures.record(f"fuzz errno: {name} {errno.errorcode.get(code, 'ok')}", count, "calls")
+
+
+def test_every_errno_accepted_is_documented_in_the_header() -> None:
+    """What the fuzz accepts is what master_dma.h promises (its "Errors of"
+    sections): a new errno in the kernel is a new sentence in the header."""
+    for section, accepted in DOCUMENTED.items():
+        documented = uapi.documented_errnos(section)
+        assert accepted - {0} <= documented, (section, sorted(accepted - {0} - documented))
 
 
 def test_ioctls_of_the_ring_nodes(request: pytest.FixtureRequest) -> None:
@@ -190,9 +226,9 @@ def test_ioctls_of_the_ring_nodes(request: pytest.FixtureRequest) -> None:
                 cmd = commands[(pick + i) % len(commands)] if pick < 9000 else rng.getrandbits(32)
                 code = call_ioctl(arena, nodes[i % len(nodes)], cmd, kind, rng)
                 seen[code] += 1
-                assert code in IOCTL_ERRNOS, f"ioctl {cmd:#x} ({kind}): {os.strerror(code)}"
+                judge("ring ioctls", code, IOCTL_ERRNOS, f"ioctl {cmd:#x} ({kind})")
 
-        run_batches("ring ioctls", fuzz_count(request.config) * 6 // 10, BATCH, batch)
+        run_batches("ring ioctls", fuzz_count(request.config) * 5 // 10, BATCH, batch)
     assert md.stats() == before
     assert seen[0] > 0 and seen[errno.ENOTTY] > 0 and seen[errno.EFAULT] > 0, seen
 
@@ -230,7 +266,7 @@ def test_writable_attributes(request: pytest.FixtureRequest) -> None:
                 code = 0
             except OSError as err:
                 code = err.errno or 0
-            assert code in ATTR_ERRNOS, f"{path} <- {value!r}: {os.strerror(code)}"
+            judge("attributes", code, ATTR_ERRNOS, f"{path} <- {value!r}")
 
     with md.preserved():
         run_batches("attributes", fuzz_count(request.config) // 10, calls, batch)
@@ -263,10 +299,157 @@ def test_mmap_of_rings(request: pytest.FixtureRequest) -> None:
                     code = 0
                 except OSError as err:
                     code = err.errno or 0
-                assert code in MMAP_ERRNOS, f"mmap {name} {length}@{offset}: {os.strerror(code)}"
+                judge("ring mmap", code, MMAP_ERRNOS, f"mmap {name} {length}@{offset}")
 
         run_batches("ring mmap", fuzz_count(request.config) // 10, calls, batch)
     assert md.stats() == before
+
+
+STREAM_SIZES = (0, 1, 187, 188, 1315, 1316, 1317, 4096, 5000, 8 * 1316, 1 << 16, 1 << 20)
+STREAM_OPS = ("read", "write", "poll", "fsync", "dqbuf")
+SIGNAL_SECONDS = 0.002  # the timer that ends every wait
+POLL_ALWAYS = select.POLLERR | select.POLLHUP | select.POLLNVAL
+
+
+def set_blocking(fd: int, blocking: bool) -> None:
+    os.set_blocking(fd, blocking)
+
+
+def test_reads_writes_polls_and_fsyncs(request: pytest.FixtureRequest) -> None:
+    """read(), write(), poll(), fsync() and a waiting DQBUF on every ring node,
+    blocking or not, of sizes from 0 past the ring into buffers good and bad
+    (NULL, unmapped, kernel, running into a guard page), while a timer's
+    SIGALRM every 2 ms ends any wait as a program's timer would.  A read or
+    write moves at most its count, in its node's direction (else EINVAL),
+    and never returns 0 for a count above 0 (that is end of file to every
+    Unix program); poll() reports only its direction's events; every failure
+    is a documented errno."""
+    arena = Arena()
+    room = mmap.mmap(-1, STREAM_SIZES[-1])
+    good = ctypes.addressof(ctypes.c_char.from_buffer(room))
+    dqbuf = int(uapi.lib().MASTER_DMA_IOC_DQBUF)
+    before = md.stats()
+    with ring_fds() as fds, guestkit.signals_every(SIGNAL_SECONDS):
+        nodes = list(fds.items())
+
+        calls = BATCH // 5
+
+        def batch(shapes: list[tuple[int, str]], rng: random.Random) -> None:
+            for i in range(calls):
+                pick, kind = shapes[i % len(shapes)]
+                name, fd = nodes[(pick + i) % len(nodes)]
+                to_device = md.IFACES[name].to_device
+                set_blocking(fd, (pick + i) % 3 == 0)
+                op = STREAM_OPS[(pick // 4 + i) % len(STREAM_OPS)]
+                size = rng.choice(STREAM_SIZES)
+                if kind in arena.bad:
+                    where = arena.bad[kind]
+                elif kind == "edge":
+                    where = arena.buffer(b"", at_edge=True)
+                else:
+                    where = good
+                what = f"{op} {name} {size} bytes at {kind}"
+                if op in ("read", "write"):
+                    done = (LIBC.read if op == "read" else LIBC.write)(fd, where, size)
+                    code = 0 if done >= 0 else ctypes.get_errno()
+                    if (op == "write") != to_device:
+                        assert code == errno.EINVAL, f"{what}: {os.strerror(code)}"
+                    assert done <= size, f"{what}: moved {done}"
+                    assert done != 0 or size == 0, f"{what}: 0 bytes, end of file to its caller"
+                    judge("ring streams", code, STREAM_ERRNOS, what)
+                elif op == "poll":
+                    poller = select.poll()
+                    poller.register(fd, select.POLLIN | select.POLLOUT)
+                    events = poller.poll(0)
+                    mask = events[0][1] if events else 0
+                    mine = (
+                        (select.POLLOUT | select.POLLWRNORM)
+                        if to_device
+                        else (select.POLLIN | select.POLLRDNORM)
+                    )
+                    assert mask & ~(mine | POLL_ALWAYS) == 0, f"{what}: events {mask:#x}"
+                    assert not mask & POLL_ALWAYS, f"{what}: events {mask:#x} on a live ring"
+                    judge("ring streams", 0, STREAM_ERRNOS, what)
+                elif op == "fsync":
+                    code = 0 if LIBC.fsync(fd) == 0 else ctypes.get_errno()
+                    judge("ring streams", code, FSYNC_ERRNOS, what)
+                else:
+                    code = call_ioctl(arena, fd, dqbuf, kind, rng)
+                    judge("ring streams", code, STREAM_ERRNOS, what)
+
+        run_batches("ring streams", fuzz_count(request.config) // 10, calls, batch)
+        for fd in fds.values():
+            set_blocking(fd, False)
+    room.close()
+    assert md.stats() == before
+
+
+EDU_CHECK_REAL = 8  # at most one call in this many is a real check: seconds of device time
+
+
+def test_edu_check_arguments(request: pytest.FixtureRequest) -> None:
+    """MASTER_DMA_IOC_EDU_CHECK, which the ioctl fuzz leaves out, on each node
+    with its pair's other end closed: flags not 0 (EINVAL), a struct the
+    kernel cannot read or write (EFAULT: NULL, unmapped, kernel, running
+    into a guard page), junk in the fields it only writes, and up to one
+    call in EDU_CHECK_REAL a real check, which finds every fragment where
+    its descriptor says; with the other end open, EBUSY.  --fuzz-count / 1000
+    calls (100 by default): a real check is seconds of device time under TCG."""
+    if md.edu_device() is None:
+        pytest.skip("no edu device bound to masterdev in this profile")
+    ffi = uapi.ffi()
+    cmd = int(uapi.lib().MASTER_DMA_IOC_EDU_CHECK)
+    size = ffi.sizeof("struct master_dma_edu_check")
+    flags_at = ffi.offsetof("struct master_dma_edu_check", "flags")
+    arena = Arena()
+    md.set_pair("asi", 8, 1316)
+    md.set_pair("sdi", 4, 5000)
+    before = md.stats()
+    names = list(md.IFACES)
+    real = Counter[str]()
+    calls = 10
+    total = max(fuzz_count(request.config) // 1000, calls)
+    budget = max(total // EDU_CHECK_REAL, 1)
+
+    def batch(shapes: list[tuple[int, str]], rng: random.Random) -> None:
+        for i in range(calls):
+            pick, kind = shapes[i % len(shapes)]
+            name = names[(pick + i) % len(names)]
+            peer = rng.random() < 0.2
+            data = bytearray(rng.randbytes(size))  # junk in every field, the seed too
+            # flags 0 for zeros and ones: a real check while the budget lasts
+            valid = kind in ("zeros", "ones") and (peer or sum(real.values()) < budget)
+            struct.pack_into("=I", data, flags_at, 0 if valid else rng.getrandbits(32) | 1)
+            with contextlib.ExitStack() as stack:
+                fd = stack.enter_context(md.opened(name, os.O_RDWR | os.O_NONBLOCK))
+                if peer:
+                    stack.enter_context(md.opened(md.IFACES[name].peer, os.O_RDWR | os.O_NONBLOCK))
+                where = (
+                    arena.bad[kind]
+                    if kind in arena.bad
+                    else arena.buffer(bytes(data), kind == "edge")
+                )
+                code = 0 if LIBC.ioctl(fd, cmd, ctypes.c_void_p(where)) >= 0 else ctypes.get_errno()
+            what = f"{name} {kind}{' peer open' if peer else ''}"
+            if kind in arena.bad or kind == "edge":
+                expected = errno.EFAULT
+            elif not valid:
+                expected = errno.EINVAL
+            else:
+                expected = errno.EBUSY if peer else 0
+            assert code == expected, f"{what}: {os.strerror(code)}, not {os.strerror(expected)}"
+            judge("edu check", code, EDU_CHECK_ERRNOS, what)
+            if code == 0:
+                out = ffi.from_buffer("struct master_dma_edu_check *", arena.map)
+                assert out.checked > 0 and out.transfers > 0, what
+                assert out.failed == 0 and out.first_failed == 2**64 - 1, (
+                    f"{what}: {out.failed} failed"
+                )
+                real[name] += 1
+
+    run_batches("edu check", total, calls, batch)
+    assert md.stats() == before
+    assert 0 < sum(real.values()) <= budget, real
 
 
 def genl_message(family: int, cmd: int, version: int, flags: int, attrs: bytes) -> bytes:
@@ -314,7 +497,7 @@ def test_raw_generic_netlink_messages(request: pytest.FixtureRequest) -> None:
                     msg = msg[: rng.randrange(4, 20)]
                 raw.send(msg)
                 code = drain(raw) if kind != "low" else 0
-                assert code in NETLINK_ERRNOS, f"cmd {cmd} {kind}: {os.strerror(code)}"
+                judge("raw netlink", code, NETLINK_ERRNOS, f"cmd {cmd} {kind}")
 
         run_batches("raw netlink", fuzz_count(request.config) * 2 // 10, calls, batch)
     assert md.stats() == before

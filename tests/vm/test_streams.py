@@ -12,6 +12,9 @@ read holding bytes that were delivered.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import errno
 import os
 import select
 import signal
@@ -147,6 +150,36 @@ def test_receiver_fsync_discards_what_is_queued() -> None:
             os.write(tx, b"b" * 300)
         md.wait_ready(rx, select.POLLIN)
         assert os.read(rx, READ_SIZE) == b"b" * 300  # the new stream, clean
+
+
+@pytest.mark.usefixtures("masterdev_state")
+def test_a_signal_ends_a_transmitters_fsync_with_eintr() -> None:
+    """fsync() of a transmitter waits until the device has taken every queued
+    byte; a receiver that reads nothing keeps it waiting, and any signal,
+    not only a fatal one, ends the wait with EINTR (as fsync(2) may).  Then
+    the receiver reads, and fsync returns 0."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    md.set_pair("asi", 4, 1000)
+    with (
+        md.opened("asitx0", os.O_RDWR | os.O_NONBLOCK) as tx,
+        md.opened("asirx0", os.O_RDWR | os.O_NONBLOCK) as rx,
+    ):
+        written = 0
+        with contextlib.suppress(BlockingIOError):
+            while written < 100 * 1000:
+                written += os.write(tx, bytes(1000))
+        assert 4 * 1000 < written < 100 * 1000  # the receiver's 4 buffers, then the sender's
+        started = time.monotonic()
+        with guestkit.signals_every(0.5):
+            assert libc.fsync(tx) == -1
+            assert ctypes.get_errno() == errno.EINTR
+        assert time.monotonic() - started < 30
+        got = 0
+        while got < written:
+            md.wait_ready(rx, select.POLLIN)
+            got += len(os.read(rx, READ_SIZE))
+        assert got == written
+        assert libc.fsync(tx) == 0
 
 
 WRITE_THEN_CLOSE = """

@@ -377,16 +377,72 @@ enum master_dma_attr {
 
 #define MASTER_DMA_A_MAX	(__MASTER_DMA_A_MAX - 1)
 
-/*
- * Errors of the ioctls (errno): EFAULT for an argument the kernel cannot read
- * or write; EINVAL for a field out of range, or a flag or pad that is not 0;
- * ENOTTY for a command the node does not have; EAGAIN when QBUF or DQBUF has
- * no buffer to hand over, or a non-blocking call would wait; EBUSY when an
- * edu check or a region's mapping is in the way; ENODEV once the ring's
- * device is gone; ENOMEM when memory runs out; EPERM without the capability
- * (/dev/himem: CAP_SYS_RAWIO); EIO and ETIMEDOUT from the edu device (the
- * edu check, HIMEM_EDU); ERANGE for a HIMEM_EDU range the device cannot
- * take; EINTR when a signal ends a wait.
+/**
+ * DOC: Errors of the ioctls
+ *
+ * EFAULT for an argument the kernel cannot read or write; EINVAL for a
+ * field out of range, or a flag or pad that is not 0; ENOTTY for a command
+ * the node does not have; EAGAIN when QBUF or DQBUF has no buffer to hand
+ * over, or a non-blocking call would wait; EBUSY when an edu check or a
+ * region's mapping is in the way, or, for the edu check, the other end of
+ * the pair is open; ENODEV once the ring's device is gone; ENOMEM when
+ * memory runs out; EPERM without the capability (/dev/himem:
+ * CAP_SYS_RAWIO); EIO and ETIMEDOUT from the edu device (the edu check,
+ * HIMEM_EDU); ERANGE for a HIMEM_EDU range the device cannot take; EINTR
+ * when a signal ends a wait.
+ */
+
+/**
+ * DOC: Errors of open, read, write, poll and fsync
+ *
+ * open(): EBUSY when the node is already open or the other end of its pair
+ * is in an edu check; EINVAL when the other end is open with another
+ * geometry; ENODEV without a DMA device; ENOMEM when the ring cannot be
+ * allocated.  read() (receive nodes) returns what is ready, at most the
+ * count; write() (transmit nodes) queues the whole count: EINVAL on a node
+ * of the other direction; EFAULT for a buffer the kernel cannot read or
+ * write, when nothing was moved; EAGAIN when a non-blocking call would
+ * wait; EINTR when a signal ends a wait before anything was moved; ENODEV
+ * once the device is gone.  poll() reports EPOLLIN (receive) or EPOLLOUT
+ * (transmit) when a call would not wait, and EPOLLERR once the device is
+ * gone.  fsync() of a transmitter waits until the device has taken every
+ * queued byte; of a receiver, discards what was not read: EAGAIN when a
+ * non-blocking caller finds another call in progress; EINTR when a signal
+ * ends the wait; ENODEV once the device is gone.
+ */
+
+/**
+ * DOC: Errors of mmap
+ *
+ * Only SDI rings (MASTER_DMA_TAILS_OWN_PAGE) map, shared, page N of the
+ * mapping being page N of the ring in access order: EINVAL for a packed
+ * ring, MAP_PRIVATE, or a range beyond the ring; ENODEV once the device is
+ * gone; ENOMEM when the kernel runs out of memory or mappings.  /dev/himem
+ * maps a region at the offset of its physical address: EINVAL for a range
+ * that is not inside one region the door holds.
+ */
+
+/**
+ * DOC: Errors of the sysfs attributes and module parameters
+ *
+ * A write of buffers or bufsize: EINVAL for text that is not one number
+ * (decimal, 0x hex or 0 octal), or a geometry outside the limits of
+ * masterdev's max_buffers, max_bufsize and max_ring_bytes parameters;
+ * EBUSY while the node is open.  A write of one of those parameters: EINVAL
+ * for text that is not a number; ERANGE for a number past the parameter's
+ * type (the kernel's parameter parser).
+ */
+
+/**
+ * DOC: Errors of generic netlink
+ *
+ * From the kernel's generic netlink core: ENOENT for a family number no
+ * family has; EOPNOTSUPP for a command the family does not have, or a dump
+ * of one that only answers requests (or the reverse); EINVAL or ERANGE
+ * for an attribute its policy refuses (the extended ACK names it), EINVAL
+ * for a message too short for its headers.  From the families: EINVAL for
+ * an attribute or flag a request does not take; EPERM without the
+ * capability (see above).
  */
 #define MASTER_DMA_IOC_MAGIC		0xB8
 

@@ -129,6 +129,8 @@ def report(run: Run, cases: list[ktap.Case]) -> dict[str, Any]:
          **({"log_excerpt": problems[:16384]} if problems else {}))  # fmt: skip
     junit = run.run_dir / "junit.xml"
     for top in cases:
+        if top.name == ktap.KERNEL_LOG:  # the test above, with its excerpt
+            continue
         for names, leaf in top.walk():
             extra: dict[str, Any] = {"duration": leaf.seconds}
             if leaf.message:

@@ -3,7 +3,8 @@
 The source is the guest's JUnit file (pytest's --junitxml): one top-level
 test per test file, a subtest per test function, and below a parametrised
 function a subtest per parameter set; a last top-level test, ``kernel_log``,
-is the harness's verdict on the kernel log (oops, BUG, WARNING, KASAN...).
+is the harness's verdict on the kernel log (oops, BUG, WARNING, KASAN...),
+which the JUnit file gets as its last case too.
 The format is Documentation/dev-tools/ktap.rst (KTAP version 1), as the
 kernel's ``tools/testing/kunit/kunit.py parse`` reads it.  Pure: no guest
 dependency, no I/O but the files named.
@@ -94,7 +95,11 @@ def from_junit(path: Path) -> list[Case]:
     ``test_rings``, subtest ``test_ring``, subtest ``sditx0-3x4095``.
     """
     files: dict[str, dict[str, dict[str, Case]]] = {}
+    log: list[Case] = []
     for element in ET.parse(path).getroot().iter("testcase"):
+        if element.get("classname") == KERNEL_LOG:  # add_kernel_log_to_junit()'s, top level
+            log = [Case(KERNEL_LOG, *_outcome(element))]
+            continue
         module = _module(element.get("classname") or "unknown")
         function, _, params = (element.get("name") or "unnamed").partition("[")
         source = params[:-1] if params else function
@@ -122,7 +127,7 @@ def from_junit(path: Path) -> list[Case]:
             else:
                 children.append(_grouped(function, "ok", "", tests))
         cases.append(_grouped(module, "ok", "", children))
-    return cases or [Case("suite", "not ok", "pytest collected no tests")]
+    return (cases or [Case("suite", "not ok", "pytest collected no tests")]) + log
 
 
 def render(cases: list[Case]) -> str:
@@ -147,11 +152,34 @@ def render(cases: list[Case]) -> str:
     return "\n".join(lines) + "\n"
 
 
+KERNEL_LOG = "kernel_log"
+
+
 def kernel_log_case(problems: list[str]) -> Case:
     """The kernel log's verdict as its own test: not ok with its reports."""
     if not problems:
-        return Case("kernel_log")
-    return Case("kernel_log", "not ok", _clean("; ".join(problems)))
+        return Case(KERNEL_LOG)
+    return Case(KERNEL_LOG, "not ok", _clean("; ".join(problems)))
+
+
+def add_kernel_log_to_junit(junit: Path, problems: list[str]) -> None:
+    """The kernel log's verdict as the JUnit file's last test case too
+    (classname and name ``kernel_log``), so that JUnit and KTAP count the
+    same tests; its suite's counts follow.  Once: a file that has it is
+    left alone."""
+    tree = ET.parse(junit)
+    root = tree.getroot()
+    suite = root if root.tag == "testsuite" else root.find("testsuite")
+    if suite is None or any(c.get("classname") == KERNEL_LOG for c in root.iter("testcase")):
+        return
+    case = ET.SubElement(
+        suite, "testcase", {"classname": KERNEL_LOG, "name": KERNEL_LOG, "time": "0"}
+    )
+    suite.set("tests", str(int(suite.get("tests", "0")) + 1))
+    if problems:
+        ET.SubElement(case, "failure", {"message": "; ".join(problems)})
+        suite.set("failures", str(int(suite.get("failures", "0")) + 1))
+    tree.write(junit, encoding="utf-8", xml_declaration=True)
 
 
 NO_JUNIT = "the guest wrote no junit.xml (a crash, a panic or a timeout: see console.log)"
@@ -165,7 +193,14 @@ def cases_of(run_dir: Path) -> list[Case]:
 
 
 def write(run_dir: Path, kernel_log_problems: list[str]) -> Path:
-    """run_dir/results.ktap from run_dir/junit.xml and the kernel log's verdict."""
+    """run_dir/results.ktap from run_dir/junit.xml and the kernel log's
+    verdict, which becomes junit.xml's last case too."""
+    junit = run_dir / "junit.xml"
+    if junit.exists():
+        add_kernel_log_to_junit(junit, kernel_log_problems)
+    cases = cases_of(run_dir)
+    if cases[-1].name != KERNEL_LOG:
+        cases.append(kernel_log_case(kernel_log_problems))
     out = run_dir / FILE_NAME
-    out.write_text(render([*cases_of(run_dir), kernel_log_case(kernel_log_problems)]))
+    out.write_text(render(cases))
     return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -102,11 +103,14 @@ def test_ktap_nests_functions_and_parameters(run_dir: Path) -> None:
     assert "        ok 1 a_b\n" in text and "        ok 2 x _ SKIP y\n" in text
 
 
-def test_kunit_parse_reads_our_ktap_with_the_counts_of_junit(run_dir: Path) -> None:
+def test_kunit_parse_reads_our_ktap_with_the_counts_of_junit(run_dir: Path, tmp_path: Path) -> None:
     """The kernel's own KTAP parser (tools/testing/kunit from linux-source-6.1)."""
     paths = Paths.default()
+    run_dir = Path(shutil.copytree(run_dir, tmp_path / "run"))
     out = ktap.write(run_dir, ["FAIL: oops"])
     assert out is not None
+    ktap.write(run_dir, ["FAIL: oops"])  # again: junit.xml keeps one kernel_log case
+    assert (run_dir / "junit.xml").read_text().count('<testcase classname="kernel_log"') == 1
     done = subprocess.run(
         [sys.executable, lint.kunit_tool(paths), "parse", str(out)],
         capture_output=True, text=True, check=False,
@@ -116,10 +120,11 @@ def test_kunit_parse_reads_our_ktap_with_the_counts_of_junit(run_dir: Path) -> N
     assert junit is not None
     got = summary(done.stdout)
     assert got.get("errors", 0) == 0, done.stdout
-    # kunit.py counts the leaves; the kernel log's verdict is one more, failed here
-    # ... and JUnit counts a failed call and its failed teardown twice, KTAP once
-    assert got["ran"] == junit.total
-    assert got["failed"] == junit.failed + junit.errors
+    # kunit.py counts the leaves, the kernel log's verdict among them as in
+    # JUnit; but JUnit counts a failed call and its failed teardown twice, KTAP once
+    teardowns = 1
+    assert got["ran"] == junit.total - teardowns
+    assert got["failed"] == junit.failed + junit.errors - teardowns
     assert "crashed" not in got, done.stdout
     assert got["skipped"] == junit.skipped
     assert got["passed"] == junit.passed
@@ -181,9 +186,10 @@ def test_an_invalid_kcidb_report_is_refused(run_dir: Path) -> None:
 def test_merged_runs_parse_with_every_run_counted(run_dir: Path, tmp_path: Path) -> None:
     """CI's merge job: two runs (a link to one of them, as build/runs/latest,
     counts once) become one JUnit and one KTAP file that kunit.py reads."""
-    junit = read_junit(run_dir / "junit.xml")
-    assert junit is not None
+    run_dir = Path(shutil.copytree(run_dir, tmp_path / "run"))
     assert ktap.write(run_dir, []) is not None
+    junit = read_junit(run_dir / "junit.xml")  # with the kernel_log case
+    assert junit is not None
     runs = tmp_path / "runs"
     for name in ("20261201-1200-6.1.0-57-amd64-plain", "20261201-1200-6.12.117-amd64-users"):
         (runs / name).mkdir(parents=True)
@@ -211,7 +217,7 @@ def test_merged_runs_parse_with_every_run_counted(run_dir: Path, tmp_path: Path)
     )  # fmt: skip
     got = summary(done.stdout)
     assert got.get("errors", 0) == 0, done.stdout
-    assert got["ran"] == 2 * junit.total + 1  # KTAP: one a teardown less; the crashed run
+    assert got["ran"] == 2 * (junit.total - 1) + 1  # KTAP: a teardown less a run; the crashed run
     assert "# Subtest: 20261201-1200-6.12.117-amd64-users" in (out / ktap.FILE_NAME).read_text()
 
 

@@ -311,8 +311,33 @@ SIGNAL_SECONDS = 0.002  # the timer that ends every wait
 POLL_ALWAYS = select.POLLERR | select.POLLHUP | select.POLLNVAL
 
 
-def set_blocking(fd: int, blocking: bool) -> None:
-    os.set_blocking(fd, blocking)
+def stream_call(op: str, fd: int, to_device: bool, where: int, size: int, what: str) -> None:
+    """One read, write, poll or fsync of test_reads_writes_polls_and_fsyncs, judged."""
+    if op in ("read", "write"):
+        done = (LIBC.read if op == "read" else LIBC.write)(fd, where, size)
+        code = 0 if done >= 0 else ctypes.get_errno()
+        if (op == "write") != to_device:  # the VFS checks the range first
+            beyond = not 0 <= where < 1 << 47
+            assert code == (errno.EFAULT if beyond else errno.EINVAL), (
+                f"{what}: {os.strerror(code)}"
+            )
+        assert done <= size, f"{what}: moved {done}"
+        assert done != 0 or size == 0, f"{what}: 0 bytes, end of file to its caller"
+        judge("ring streams", code, STREAM_ERRNOS, what)
+    elif op == "poll":
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLOUT)
+        events = poller.poll(0)
+        mask = events[0][1] if events else 0
+        mine = (
+            select.POLLOUT | select.POLLWRNORM if to_device else select.POLLIN | select.POLLRDNORM
+        )
+        assert mask & ~(mine | POLL_ALWAYS) == 0, f"{what}: events {mask:#x}"
+        assert not mask & POLL_ALWAYS, f"{what}: events {mask:#x} on a live ring"
+        judge("ring streams", 0, STREAM_ERRNOS, what)
+    else:
+        code = 0 if LIBC.fsync(fd) == 0 else ctypes.get_errno()
+        judge("ring streams", code, FSYNC_ERRNOS, what)
 
 
 def test_reads_writes_polls_and_fsyncs(request: pytest.FixtureRequest) -> None:
@@ -339,7 +364,7 @@ def test_reads_writes_polls_and_fsyncs(request: pytest.FixtureRequest) -> None:
                 pick, kind = shapes[i % len(shapes)]
                 name, fd = nodes[(pick + i) % len(nodes)]
                 to_device = md.IFACES[name].to_device
-                set_blocking(fd, (pick + i) % 3 == 0)
+                os.set_blocking(fd, (pick + i) % 3 == 0)
                 op = STREAM_OPS[(pick // 4 + i) % len(STREAM_OPS)]
                 size = rng.choice(STREAM_SIZES)
                 if kind in arena.bad:
@@ -349,37 +374,15 @@ def test_reads_writes_polls_and_fsyncs(request: pytest.FixtureRequest) -> None:
                 else:
                     where = good
                 what = f"{op} {name} {size} bytes at {kind}"
-                if op in ("read", "write"):
-                    done = (LIBC.read if op == "read" else LIBC.write)(fd, where, size)
-                    code = 0 if done >= 0 else ctypes.get_errno()
-                    if (op == "write") != to_device:
-                        assert code == errno.EINVAL, f"{what}: {os.strerror(code)}"
-                    assert done <= size, f"{what}: moved {done}"
-                    assert done != 0 or size == 0, f"{what}: 0 bytes, end of file to its caller"
-                    judge("ring streams", code, STREAM_ERRNOS, what)
-                elif op == "poll":
-                    poller = select.poll()
-                    poller.register(fd, select.POLLIN | select.POLLOUT)
-                    events = poller.poll(0)
-                    mask = events[0][1] if events else 0
-                    mine = (
-                        (select.POLLOUT | select.POLLWRNORM)
-                        if to_device
-                        else (select.POLLIN | select.POLLRDNORM)
-                    )
-                    assert mask & ~(mine | POLL_ALWAYS) == 0, f"{what}: events {mask:#x}"
-                    assert not mask & POLL_ALWAYS, f"{what}: events {mask:#x} on a live ring"
-                    judge("ring streams", 0, STREAM_ERRNOS, what)
-                elif op == "fsync":
-                    code = 0 if LIBC.fsync(fd) == 0 else ctypes.get_errno()
-                    judge("ring streams", code, FSYNC_ERRNOS, what)
-                else:
+                if op == "dqbuf":
                     code = call_ioctl(arena, fd, dqbuf, kind, rng)
                     judge("ring streams", code, STREAM_ERRNOS, what)
+                else:
+                    stream_call(op, fd, to_device, where, size, what)
 
         run_batches("ring streams", fuzz_count(request.config) // 10, calls, batch)
         for fd in fds.values():
-            set_blocking(fd, False)
+            os.set_blocking(fd, False)
     room.close()
     assert md.stats() == before
 

@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -193,7 +194,8 @@ VM_HELP = {
     "inject_warn": "test only: load masterdev with inject_warn=1; the run must FAIL",
     "show_kernel": "echo the kernel console, not only the guest command's output",
     "select": "only run the VM tests matching this pytest -k expression",
-    "fuzz_count": "calls the fuzz tests make in all (default 100000; tests/vm/test_fuzz.py)",
+    "fuzz_count": "calls the fuzz tests make in all (default 100000, in the iommu and users "
+    "profiles 25000; tests/vm/test_fuzz.py)",
     "threads": "workers of the concurrency test (default 8; tests/vm/test_concurrency.py)",
     "seconds": "seconds the concurrency test runs (default 60)",
     "dkms": "also run the DKMS test (plain profile; DKMS compiles in the guest, ~20 min TCG)",
@@ -224,12 +226,13 @@ def vm_test(
     dkms: bool = False,
 ) -> None:
     """Build, boot QEMU, load the modules, run tests/vm in the guest, judge, report."""
-    calls = _count("--fuzz-count", fuzz_count) if fuzz_count else 0
+    chosen = _choice("--profile", profile, list(profiles.PROFILES))
+    calls = _count("--fuzz-count", fuzz_count) if fuzz_count else profiles.get(chosen).fuzz_calls
     busy = _seconds("--seconds", seconds) if seconds else 0.0
     if timeout == vmtest.BOOT_TIMEOUT:  # the default grows with the longer runs asked for
         timeout = min(MAX_SECONDS, timeout + vmtest.longer_runs_seconds(calls, busy))
     request = {
-        "profile": _choice("--profile", profile, list(profiles.PROFILES)),
+        "profile": chosen,
         "kvm": _choice("--kvm", kvm, accel.MODES),
         "timeout": _seconds("--timeout", str(timeout)),
         "probe_timeout": _seconds("--probe-timeout", str(probe_timeout)),
@@ -241,7 +244,7 @@ def vm_test(
         show_kernel=show_kernel,
         pytest_args=(
             *(("-k", select) if select else ()),
-            *(("--fuzz-count", str(calls)) if fuzz_count else ()),
+            *(("--fuzz-count", str(calls)) if calls != vmtest.DEFAULT_FUZZ_CALLS else ()),
             *(("--threads", str(_count("--threads", threads))) if threads else ()),
             *(("--seconds", str(busy)) if seconds else ()),
             *(("--dkms",) if dkms else ()),
@@ -343,14 +346,15 @@ def _prepare(spec: str, kvm: str) -> None:
     accel.choose(kvm, tree, PATHS)
 
 
-def _vm_lanes(specs: list[str], names: list[str], kvm: str, jobs: int) -> list[tuple[str, str]]:
-    """The VM tests as parallel lanes (invoke vm-test each, own log); their statuses."""
+def _lane_matrix(specs: list[str], names: list[str], kvm: str) -> list[lanes.Lane]:
+    """One `invoke vm-test` lane per kernel and profile, each with its own log,
+    every kernel prepared first (so that the lanes only boot)."""
     for spec in specs:
         announce(f"stage: prepare {spec}")
         _prepare(spec, kvm)
     logs = PATHS.build / "test" / time.strftime("%Y%m%d-%H%M%S")
     invoke = str(Path(sys.executable).parent / "invoke")
-    matrix = [
+    return [
         lanes.Lane(
             f"vm {k} {p}",
             [invoke, "vm-test", "-k", k, "-p", p, "--kvm", kvm],
@@ -360,9 +364,37 @@ def _vm_lanes(specs: list[str], names: list[str], kvm: str, jobs: int) -> list[t
         for k in specs
         for p in names
     ]
-    announce(f"stage: {len(matrix)} VM lanes, {jobs} at a time, longest first (logs: {logs})")
-    lanes.run_lanes(matrix, jobs, PATHS.root)
-    return [(lane.name, "ok" if lane.ok else "FAIL") for lane in matrix]
+
+
+class _Beside:
+    """The VM lanes in a thread while the caller's own stages run: those keep
+    one core busy, so one lane fewer runs until done() is called."""
+
+    def __init__(self, matrix: list[lanes.Lane], jobs: int) -> None:
+        self.matrix = matrix
+        self.busy = threading.Event()
+        self.busy.set()
+        self.stop = threading.Event()
+        kwargs = {"reserved": lambda: 1 if self.busy.is_set() else 0, "stop": self.stop}
+        self.thread = threading.Thread(
+            target=lanes.run_lanes, args=(matrix, jobs, PATHS.root), kwargs=kwargs, daemon=True
+        )
+        announce(
+            f"stage: {len(matrix)} VM lanes, {jobs} at a time (one while the host stages run), "
+            f"longest first (logs: {matrix[0].log.parent})"
+        )
+        self.thread.start()
+
+    def done(self) -> list[tuple[str, str]]:
+        """Every lane run: the statuses (the caller's stages are over)."""
+        self.busy.clear()
+        while self.thread.is_alive():  # a timed join: Ctrl-C and SIGTERM still land here
+            self.thread.join(1.0)
+        return [(lane.name, "ok" if lane.ok else "FAIL") for lane in self.matrix]
+
+    def cancel(self) -> None:
+        self.stop.set()
+        self.thread.join(lanes.GRACE_SECONDS + 10)
 
 
 @_task(
@@ -382,7 +414,11 @@ def test(
     vm: bool = True,
     jobs: int = DEFAULT_JOBS,
 ) -> None:
-    """Everything: host tests, lint, then the VM tests on each kernel and profile."""
+    """Everything: host tests, lint, docs and the VM tests on each kernel and profile.
+
+    With --jobs above 1, the VM lanes start once every kernel is prepared, one
+    beside the host stages and all jobs once those are done.
+    """
     _choice("--kvm", kvm, accel.MODES)
     names = _list("--profile", profile, lambda p: _choice("--profile", p, list(profiles.PROFILES)))
     specs = _list("--kernel", kernel, _kernel)
@@ -399,20 +435,28 @@ def test(
                     (f"vm {k} {p}", functools.partial(_vm_test, kernel=k, profile=p, kvm=kvm))
                 )
     results: list[tuple[str, str]] = []
-    for name, stage in stages:
-        announce(f"stage: {name}")
-        try:
-            outcome = stage()
-            results.append((name, "FAIL" if outcome is False else "ok"))
-        except (HarnessError, Exit) as err:
-            print(f"error: {err}", file=sys.stderr)
-            results.append((name, "FAIL"))
+    beside = None
     if vm and parallel > 1:
         try:
-            results += _vm_lanes(specs, names, kvm, parallel)
+            beside = _Beside(_lane_matrix(specs, names, kvm), parallel)
         except HarnessError as err:
             print(f"error: {err}", file=sys.stderr)
             results.append(("vm lanes", "FAIL"))
+    try:
+        for name, stage in stages:
+            announce(f"stage: {name}")
+            try:
+                outcome = stage()
+                results.append((name, "FAIL" if outcome is False else "ok"))
+            except (HarnessError, Exit) as err:
+                print(f"error: {err}", file=sys.stderr)
+                results.append((name, "FAIL"))
+        if beside is not None:
+            results += beside.done()
+    except BaseException:
+        if beside is not None:
+            beside.cancel()
+        raise
     print("\n".join(f"{name:<16} {status}" for name, status in results))
     if any(status != "ok" for _, status in results):
         raise Exit("test FAILED", code=1)

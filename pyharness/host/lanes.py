@@ -15,8 +15,9 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,13 +105,25 @@ def longest_first(lanes: Sequence[Lane]) -> list[Lane]:
     return sorted(lanes, key=lambda lane: -lane.minutes)
 
 
-def run_lanes(lanes: Sequence[Lane], jobs: int, cwd: Path) -> None:
-    """Run lanes, at most jobs at a time, longest expected first; print each as it ends."""
+def run_lanes(
+    lanes: Sequence[Lane],
+    jobs: int,
+    cwd: Path,
+    *,
+    reserved: Callable[[], int] = lambda: 0,
+    stop: threading.Event | None = None,
+) -> None:
+    """Run lanes, longest expected first, at most jobs at a time less what
+    reserved() says other work of the caller takes (never fewer than one);
+    print each as it ends.  Once stop is set, the running lanes are stopped
+    and no other starts (for a caller that runs this in a thread)."""
     waiting = longest_first(lanes)
     running: list[Lane] = []
     try:
         while waiting or running:
-            while waiting and len(running) < jobs:
+            if stop is not None and stop.is_set():
+                return
+            while waiting and len(running) < max(1, jobs - reserved()):
                 lane = waiting.pop(0)
                 lane.start(cwd)
                 announce(f"lane {lane.name} started (log: {lane.log})")

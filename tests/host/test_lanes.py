@@ -68,6 +68,43 @@ def test_jobs_bound_how_many_run_at_once(tmp_path: Path) -> None:
     assert all(lane.ok for lane in batch)
 
 
+@pytest.mark.parametrize("reserved", [1, 5])
+def test_reserved_cores_run_fewer_lanes_but_never_none(tmp_path: Path, reserved: int) -> None:
+    # invoke test's host stages beside the lanes take one core of two
+    marker = tmp_path / "running"
+    marker.mkdir()
+    code = (
+        "import os, time, sys; d = sys.argv[1]; p = os.path.join(d, str(os.getpid())); "
+        "open(p, 'w').close(); time.sleep(0.6); n = len(os.listdir(d)); os.remove(p); "
+        "raise SystemExit(0 if n == 1 else 1)"
+    )
+    batch = [
+        lanes.Lane(f"l{i}", [sys.executable, "-c", code, str(marker)], tmp_path / f"{i}.log")
+        for i in range(3)
+    ]
+    lanes.run_lanes(batch, 2, tmp_path, reserved=lambda: reserved)
+    assert all(lane.ok for lane in batch)
+
+
+def test_a_stop_from_another_thread_stops_the_running_lanes(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    code = f"import os, time; open({str(pids)!r}, 'a').write(f'{{os.getpid()}}\\n'); time.sleep(60)"
+    batch = [_lane(tmp_path, f"l{i}", code) for i in range(3)]
+    stop = threading.Event()
+    runner = threading.Thread(
+        target=lanes.run_lanes, args=(batch, 2, tmp_path), kwargs={"stop": stop}
+    )
+    runner.start()
+    threading.Timer(1.0, stop.set).start()
+    runner.join(lanes.GRACE_SECONDS + 10)
+    assert not runner.is_alive()
+    started = pids.read_text().split()
+    assert len(started) == 2  # the third never starts
+    for pid in started:
+        with pytest.raises(ProcessLookupError):
+            os.kill(int(pid), 0)
+
+
 def test_an_interrupt_stops_every_running_lane(tmp_path: Path) -> None:
     pids = tmp_path / "pids"
     code = f"import os, time; open({str(pids)!r}, 'a').write(f'{{os.getpid()}}\\n'); time.sleep(60)"

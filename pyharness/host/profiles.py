@@ -68,7 +68,7 @@ PROFILES: dict[str, Profile] = {
                 "tests/vm/test_streams.py",
                 "tests/vm/test_edu.py",
             ),
-            lane_minutes=6.0,
+            lane_minutes=8.0,
         ),
         Profile(
             "iommu",

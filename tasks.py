@@ -244,7 +244,7 @@ def vm_test(
         show_kernel=show_kernel,
         pytest_args=(
             *(("-k", select) if select else ()),
-            *(("--fuzz-count", str(calls)) if calls != vmtest.DEFAULT_FUZZ_CALLS else ()),
+            *(("--fuzz-count", str(calls)) if fuzz_count else ()),  # else the profile's
             *(("--threads", str(_count("--threads", threads))) if threads else ()),
             *(("--seconds", str(busy)) if seconds else ()),
             *(("--dkms",) if dkms else ()),

@@ -44,7 +44,9 @@ static int masterdev_check(const struct masterdev_iface *iface, u32 buffers,
 	};
 	u64 bytes;
 
-	if (buffers < 2 || buffers > READ_ONCE(masterdev_max_buffers))
+	/* the used[] array too must fit one kvmalloc (INT_MAX bytes) */
+	if (buffers < 2 || buffers > READ_ONCE(masterdev_max_buffers) ||
+	    buffers > INT_MAX / sizeof(*iface->used))
 		return -EINVAL;
 	if (!bufsize || bufsize > READ_ONCE(masterdev_max_bufsize))
 		return -EINVAL;
@@ -205,10 +207,15 @@ static int masterdev_open(struct inode *inode, struct file *file)
 		ret = -EINVAL;
 		goto unlock;
 	}
+	/* the limits may have been lowered since the geometry was set */
+	ret = masterdev_check(iface, iface->buffers, iface->bufsize);
+	if (ret)
+		goto unlock;
 	params.buffers = iface->buffers;
 	params.bufsize = iface->bufsize;
 	iface->used = masterdev_test_fail("used") ? NULL :
-		      kvcalloc(iface->buffers, sizeof(*iface->used), GFP_KERNEL);
+		      kvcalloc(iface->buffers, sizeof(*iface->used),
+			       GFP_KERNEL | __GFP_NOWARN);
 	if (!iface->used) {
 		ret = -ENOMEM;
 		goto unlock;
@@ -567,7 +574,8 @@ static int masterdev_fsync(struct file *file, loff_t start, loff_t end,
 		masterdev_discard(iface);
 	mutex_unlock(&iface->pair->lock);
 	mutex_unlock(&iface->io_lock);
-	return ret == -ERESTARTSYS ? -EINTR : ret;
+	/* a handled signal: EINTR, or a restart under SA_RESTART; a stop: a restart */
+	return ret;
 }
 
 static ssize_t masterdev_write(struct file *file, const char __user *data,

@@ -65,11 +65,13 @@ def geometry(iface: str) -> tuple[int, int]:
 
 
 def set_geometry(iface: str, buffers: int, bufsize: int) -> None:
-    """Set both values in an order the product limit always accepts."""
+    """Set both values in an order the limits always accept when the old and
+    the new geometry both fit them: through 2 buffers (the fewest), whose
+    ring is never larger than either."""
     base = SYSFS / iface
-    write_attr(base / "bufsize", "1")
-    write_attr(base / "buffers", str(buffers))
+    write_attr(base / "buffers", "2")
     write_attr(base / "bufsize", str(bufsize))
+    write_attr(base / "buffers", str(buffers))
 
 
 @contextlib.contextmanager
@@ -80,10 +82,14 @@ def preserved() -> Iterator[None]:
     try:
         yield
     finally:
+        # the geometries go back under limits that fit both them and what the
+        # test left (the larger of each), then the limits
         for path, value in limits.items():
-            write_attr(path, value)
+            write_attr(path, str(max(int(value), int(path.read_text()))))
         for name, (buffers, bufsize) in geometries.items():
             set_geometry(name, buffers, bufsize)
+        for path, value in limits.items():
+            write_attr(path, value)
 
 
 @contextlib.contextmanager

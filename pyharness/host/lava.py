@@ -138,7 +138,9 @@ def write_suite(
     where = {name: f"{RUN_DIR}/modules/{modules[name].name}" for name in (*MODULES, *ON_DEMAND)}
     specs = [ModuleSpec(where[name], profile.params_for(name)) for name in MODULES]
     on_demand = tuple(where[name] for name in ON_DEMAND)
-    Plan(tuple(specs), profile.tests, (), (), on_demand, (), profile.name).dump(staging)
+    Plan(tuple(specs), profile.tests, profile.pytest_args(), (), on_demand, (), profile.name).dump(
+        staging
+    )
     (staging / "lava.sh").write_text(SCRIPT)
     top = SUITE.lstrip("/")
     with tarfile.open(out, "w:gz") as tar:

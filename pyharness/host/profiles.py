@@ -16,6 +16,7 @@ EDU_32_PARAMS = (("masterdev", "edu_dma_bits=32"),)
 # pages the device cannot reach, which mdma must never take.  QEMU warns that
 # the split is not 1 GiB aligned (slower on the host's huge pages).
 LOW_RAM_256M = ("-machine", "max-ram-below-4g=256M")
+DEFAULT_FUZZ_CALLS = 100_000  # tests/vm/conftest.py's --fuzz-count default
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,14 @@ class Profile:
     # its machine's DMA paths (IOMMU, a bounce pool) makes a quarter, which
     # reaches each of those paths thousands of times, to keep `make test`
     # within CI's 90 minutes.
-    fuzz_calls: int = 100_000
+    fuzz_calls: int = 100_000  # DEFAULT_FUZZ_CALLS
+
+    def pytest_args(self) -> tuple[str, ...]:
+        """The guest's pytest options this profile sets (a caller's own come
+        after them and win)."""
+        return (
+            () if self.fuzz_calls == DEFAULT_FUZZ_CALLS else ("--fuzz-count", str(self.fuzz_calls))
+        )
 
     def params_for(self, module: str) -> tuple[str, ...]:
         return tuple(param for name, param in self.module_params if name == module)

@@ -37,7 +37,7 @@ DKMS_PROFILE = "plain"
 BOOT_TIMEOUT = 1800.0
 # What the default runs of tests/vm take, and what more of them costs under
 # TCG with a second guest beside (measured: 100 000 fuzz calls in 163 s).
-DEFAULT_FUZZ_CALLS = 100_000
+DEFAULT_FUZZ_CALLS = profiles.DEFAULT_FUZZ_CALLS
 DEFAULT_BUSY_SECONDS = 60.0
 
 
@@ -91,7 +91,7 @@ def run(request: VmTestRequest, paths: Paths) -> Report:
     plan = Plan(
         modules,
         request.tests or profile.tests,
-        request.pytest_args,
+        (*(() if request.native else profile.pytest_args()), *request.pytest_args),
         () if request.bench else layoutreport.REPORT_RINGS,
         on_demand,
         request.bench,

@@ -68,4 +68,5 @@ def test_the_overlay_holds_the_suite_the_modules_and_their_plan(tmp_path: Path) 
     assert plan["modules"][1]["params"] == ["edu_dma_bits=32"]  # the users profile's masterdev
     assert plan["on_demand"] == [f"{lava.RUN_DIR}/modules/{name}.ko" for name in ON_DEMAND]
     assert plan["tests"] == ["tests/vm"]
+    assert plan["pytest_args"] == ["--fuzz-count", "25000"]  # the users profile's, as locally
     assert f"python3 -m pyharness.guest {lava.RUN_DIR}" in script

@@ -191,3 +191,6 @@ def test_the_default_fuzz_makes_its_100000_calls_in_plain_on_every_kernel() -> N
     repeat it for their machine's DMA paths make fewer, never more."""
     assert get("plain").fuzz_calls == vmtest.DEFAULT_FUZZ_CALLS
     assert all(get(name).fuzz_calls <= vmtest.DEFAULT_FUZZ_CALLS for name in ("iommu", "users"))
+    # every lane gets it, through vm-test, invoke test -j 1 and the LAVA plans alike
+    assert get("plain").pytest_args() == ()
+    assert get("users").pytest_args() == ("--fuzz-count", "25000")

@@ -92,6 +92,27 @@ def test_ring_larger_than_memory_fails_enomem(buffers: int, bufsize: int) -> Non
     assert nothing_allocated("asirx0")
 
 
+def test_an_open_refuses_a_geometry_the_limits_no_longer_allow() -> None:
+    """Limits lowered after the geometry was set: the open refuses it, as the
+    sysfs write would now (EINVAL), and allocates nothing."""
+    md.set_geometry("asitx0", 64, 4096)
+    md.write_attr(md.PARAMS / "max_buffers", "8")
+    expect_errno(errno.EINVAL, os.open, "/dev/asitx0", os.O_RDWR)
+    assert nothing_allocated("asitx0")
+
+
+def test_no_limit_lets_the_per_buffer_array_outgrow_one_kvmalloc() -> None:
+    """With every limit raised as far as it goes, buffers whose per-buffer
+    array would pass kvmalloc's INT_MAX bytes are refused when written
+    (EINVAL): an open must never reach kvmalloc's warning."""
+    md.write_attr(md.PARAMS / "max_buffers", str(2**32 - 1))
+    md.write_attr(md.PARAMS / "max_ring_bytes", str(2**64 - 1))
+    md.set_geometry("asitx0", 2, 1)
+    too_many = (2**31 - 1) // 4 + 1  # 4-byte entries
+    expect_errno(errno.EINVAL, md.write_attr, md.SYSFS / "asitx0" / "buffers", str(too_many))
+    assert md.geometry("asitx0") == (2, 1)
+
+
 def test_second_open_is_busy_and_geometry_locked() -> None:
     with md.opened("asitx0"):
         expect_errno(errno.EBUSY, os.open, "/dev/asitx0", os.O_RDWR)

@@ -384,8 +384,10 @@ enum master_dma_attr {
  * field out of range, or a flag or pad that is not 0; ENOTTY for a command
  * the node does not have; EAGAIN when QBUF or DQBUF has no buffer to hand
  * over, or a non-blocking call would wait; EBUSY when an edu check or a
- * region's mapping is in the way, or, for the edu check, the other end of
- * the pair is open; ENODEV once the ring's device is gone; ENOMEM when
+ * region's mapping is in the way, for QBUF when a read() or write() is
+ * half-way through the buffer, for the edu check when the other end of the
+ * pair is open; ENODEV once the ring's device is gone; EIO or EFAULT from
+ * DQBUF once the engine stopped (see below); ENOMEM when
  * memory runs out; EPERM without the capability (/dev/himem:
  * CAP_SYS_RAWIO); EIO and ETIMEDOUT from the edu device (the edu check,
  * HIMEM_EDU); ERANGE for a HIMEM_EDU range the device cannot take; EINTR
@@ -397,18 +399,23 @@ enum master_dma_attr {
  *
  * open(): EBUSY when the node is already open or the other end of its pair
  * is in an edu check; EINVAL when the other end is open with another
- * geometry; ENODEV without a DMA device; ENOMEM when the ring cannot be
- * allocated.  read() (receive nodes) returns what is ready, at most the
+ * geometry, or the geometry no longer fits masterdev's limits (lowered since
+ * it was set); ENODEV without a DMA device; ENOMEM when the ring cannot be
+ * allocated; ENXIO or ENOENT while masterdev unloads (the node goes).
+ * read() (receive nodes) returns what is ready, at most the
  * count; write() (transmit nodes) queues the whole count: EINVAL on a node
  * of the other direction; EFAULT for a buffer the kernel cannot read or
  * write, when nothing was moved; EAGAIN when a non-blocking call would
- * wait; EINTR when a signal ends a wait before anything was moved; ENODEV
- * once the device is gone.  poll() reports EPOLLIN (receive) or EPOLLOUT
- * (transmit) when a call would not wait, and EPOLLERR once the device is
- * gone.  fsync() of a transmitter waits until the device has taken every
- * queued byte; of a receiver, discards what was not read: EAGAIN when a
+ * wait; EINTR when a signal ends a wait before anything was moved (a
+ * handler without SA_RESTART; a stop and continue restarts the call); ENODEV
+ * once the device is gone; EIO or EFAULT once the pair's bus-address engine
+ * stopped on a descriptor it could not follow (said in the kernel log).
+ * poll() reports EPOLLIN (receive) or EPOLLOUT (transmit) when a call would
+ * not wait, and EPOLLERR once the device is gone or the engine stopped.
+ * fsync() of a transmitter waits until the device has taken every queued
+ * byte; of a receiver, discards what was not read: EAGAIN when a
  * non-blocking caller finds another call in progress; EINTR when a signal
- * ends the wait; ENODEV once the device is gone.
+ * ends the wait, as for read(); ENODEV, EIO or EFAULT as for read().
  */
 
 /**

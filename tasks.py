@@ -403,7 +403,8 @@ class _Beside:
         "profile": "comma-separated VM profiles",
         "kvm": VM_HELP["kvm"],
         "vm": "run the VM tests (--no-vm: host tests and lint only)",
-        "jobs": "guests at once (each has its own log; 1: one after the other, output live)",
+        "jobs": "guests at once, the longest lanes first and one beside the host stages "
+        "(each has its own log; 1: one after the other, output live)",
     }
 )
 def test(

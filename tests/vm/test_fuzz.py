@@ -219,6 +219,7 @@ def test_ioctls_of_the_ring_nodes(request: pytest.FixtureRequest) -> None:
     edu_check = ours.pop("MASTER_DMA_IOC_EDU_CHECK")  # seconds of DMA a call: neighbours only
     commands = sorted({*ours.values(), *(n for c in ours.values() for n in neighbours(c))})
     commands += [n for n in neighbours(edu_check) if n != edu_check]
+    mine = sorted(number for name, number in ours.items() if "HIMEM" not in name)  # the nodes
     arena = Arena()
     before = md.stats()
     seen: Counter[int] = Counter()
@@ -228,7 +229,12 @@ def test_ioctls_of_the_ring_nodes(request: pytest.FixtureRequest) -> None:
         def batch(shapes: list[tuple[int, str]], rng: random.Random) -> None:
             for i in range(BATCH):
                 pick, kind = shapes[i % len(shapes)]
-                cmd = commands[(pick + i) % len(commands)] if pick < 9000 else rng.getrandbits(32)
+                if pick >= 9000:
+                    cmd = rng.getrandbits(32)
+                elif i % 2:  # half the calls reach a real command, with hostile arguments
+                    cmd = mine[(pick + i) % len(mine)]
+                else:
+                    cmd = commands[(pick + i) % len(commands)]
                 code = call_ioctl(arena, nodes[i % len(nodes)], cmd, kind, rng)
                 seen[code] += 1
                 judge("ring ioctls", code, IOCTL_ERRNOS, f"ioctl {cmd:#x} ({kind})")

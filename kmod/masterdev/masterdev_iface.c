@@ -21,6 +21,7 @@
 #include <linux/mm.h>
 #include <linux/overflow.h>
 #include <linux/uaccess.h>
+#include <linux/uio.h>
 
 #include "masterdev.h"
 #include "masterdev_test.h"
@@ -384,8 +385,9 @@ static int masterdev_io_lock(struct masterdev_iface *iface, struct file *file)
  * head is user space's, so it is copied without the pair's lock.
  */
 static ssize_t masterdev_stream(struct masterdev_iface *iface, struct file *file,
-				char __user *data, size_t count)
+				struct iov_iter *iter)
 {
+	size_t count = iov_iter_count(iter);
 	bool reader = iface->dir == DMA_FROM_DEVICE;
 	struct masterdev_pair *pair = iface->pair;
 	size_t done = 0;
@@ -407,9 +409,9 @@ static ssize_t masterdev_stream(struct masterdev_iface *iface, struct file *file
 		if (ret)
 			break;
 		if (reader)
-			n = mdma_ring_copy_to_user(iface->ring, pos, data + done, n);
+			n = mdma_ring_copy_to_iter(iface->ring, pos, iter, n);
 		else
-			n = mdma_ring_copy_from_user(iface->ring, pos, data + done, n);
+			n = mdma_ring_copy_from_iter(iface->ring, pos, iter, n);
 		if (n <= 0) {
 			ret = n ?: -EFAULT;
 			break;
@@ -578,24 +580,27 @@ static int masterdev_fsync(struct file *file, loff_t start, loff_t end,
 	return ret;
 }
 
-static ssize_t masterdev_write(struct file *file, const char __user *data,
-			       size_t count, loff_t *ppos)
+/*
+ * read_iter and write_iter, not read and write: a readv() of several
+ * iovecs is one call that returns what is ready, where the VFS would call
+ * read once per iovec and wait in the second for more.
+ */
+static ssize_t masterdev_write_iter(struct kiocb *iocb, struct iov_iter *from)
 {
-	struct masterdev_iface *iface = file->private_data;
+	struct masterdev_iface *iface = iocb->ki_filp->private_data;
 
 	if (iface->dir != DMA_TO_DEVICE)
 		return -EINVAL;
-	return masterdev_stream(iface, file, (char __user *)data, count);
+	return masterdev_stream(iface, iocb->ki_filp, from);
 }
 
-static ssize_t masterdev_read(struct file *file, char __user *data,
-			      size_t count, loff_t *ppos)
+static ssize_t masterdev_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
-	struct masterdev_iface *iface = file->private_data;
+	struct masterdev_iface *iface = iocb->ki_filp->private_data;
 
 	if (iface->dir != DMA_FROM_DEVICE)
 		return -EINVAL;
-	return masterdev_stream(iface, file, data, count);
+	return masterdev_stream(iface, iocb->ki_filp, to);
 }
 
 static __poll_t masterdev_poll(struct file *file, poll_table *wait)
@@ -823,8 +828,8 @@ const struct file_operations masterdev_fops = {
 	.owner = THIS_MODULE,
 	.open = masterdev_open,
 	.release = masterdev_release,
-	.read = masterdev_read,
-	.write = masterdev_write,
+	.read_iter = masterdev_read_iter,
+	.write_iter = masterdev_write_iter,
 	.poll = masterdev_poll,
 	.fsync = masterdev_fsync,
 	.mmap = masterdev_mmap,

@@ -13,6 +13,7 @@
 #include <linux/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/uaccess.h>
+#include <linux/uio.h>
 
 #include "compat.h"
 #include "mdma_internal.h"
@@ -28,21 +29,20 @@ static u64 mdma_seek(const struct mdma_ring *ring, u64 pos, u32 *in_frag)
 	return buf * ring->pointers_per_buf + part;
 }
 
-static ssize_t mdma_copy(struct mdma_ring *ring, loff_t pos, void __user *data,
-			 size_t count, bool to_ring)
+static ssize_t mdma_copy(struct mdma_ring *ring, loff_t pos,
+			 struct iov_iter *iter, size_t count, bool to_ring)
 {
 	dma_addr_t *page_dma = ring->page_dma.mem;
 	void **ptrs = ring->ptrs.mem;
 	u32 in, page, offset, len;
-	size_t done = 0, chunk;
-	unsigned long left;
+	size_t done = 0, chunk, copied;
 	u64 index, total = mdma_ring_bytes(ring);
 
 	if (pos < 0)
 		return -EINVAL;
 	if (pos >= total)
 		return 0;
-	count = min_t(u64, count, total - pos);
+	count = min_t(u64, min(count, iov_iter_count(iter)), total - pos);
 	if (!count)
 		return 0;
 	while (done < count) {
@@ -54,18 +54,60 @@ static ssize_t mdma_copy(struct mdma_ring *ring, loff_t pos, void __user *data,
 		dma_sync_single_range_for_cpu(ring->dev, page_dma[page],
 					      offset + in, chunk, ring->params.dir);
 		if (to_ring)
-			left = copy_from_user(ptrs[index] + in, data + done, chunk);
+			copied = copy_from_iter(ptrs[index] + in, chunk, iter);
 		else
-			left = copy_to_user(data + done, ptrs[index] + in, chunk);
+			copied = copy_to_iter(ptrs[index] + in, chunk, iter);
 		dma_sync_single_range_for_device(ring->dev, page_dma[page],
 						 offset + in, chunk, ring->params.dir);
-		done += chunk - left;
-		if (left || fatal_signal_pending(current))
+		done += copied;
+		if (copied < chunk || fatal_signal_pending(current))
 			break;
 		cond_resched();
 	}
 	return done ?: -EFAULT;
 }
+
+/**
+ * mdma_ring_copy_from_iter() - write data from an iov_iter into a ring
+ * @ring: the ring
+ * @pos: byte offset in the ring's data (buffer * bufsize + offset)
+ * @from: the data (a write_iter's source: one user buffer or several)
+ * @count: bytes to copy at most; copying also stops at the end of @from
+ *	and of the ring
+ *
+ * @from advances by what was copied.
+ *
+ * Context: process context; may fault and sleep.
+ * Return: bytes copied, 0 for @count 0 or at the end of the ring, -EFAULT
+ * if nothing could be read from @from, -EINVAL for a negative @pos.
+ */
+ssize_t mdma_ring_copy_from_iter(struct mdma_ring *ring, loff_t pos,
+				 struct iov_iter *from, size_t count)
+{
+	return mdma_copy(ring, pos, from, count, true);
+}
+EXPORT_SYMBOL_GPL(mdma_ring_copy_from_iter);
+
+/**
+ * mdma_ring_copy_to_iter() - read a ring's data into an iov_iter
+ * @ring: the ring
+ * @pos: byte offset in the ring's data
+ * @to: where the data goes (a read_iter's destination)
+ * @count: bytes to copy at most; copying also stops at the end of @to and
+ *	of the ring
+ *
+ * @to advances by what was copied.
+ *
+ * Context: process context; may fault and sleep.
+ * Return: bytes copied, 0 for @count 0 or at the end of the ring, -EFAULT
+ * if nothing could be written to @to, -EINVAL for a negative @pos.
+ */
+ssize_t mdma_ring_copy_to_iter(struct mdma_ring *ring, loff_t pos,
+			       struct iov_iter *to, size_t count)
+{
+	return mdma_copy(ring, pos, to, count, false);
+}
+EXPORT_SYMBOL_GPL(mdma_ring_copy_to_iter);
 
 /**
  * mdma_ring_copy_from_user() - write user data into a ring
@@ -81,7 +123,10 @@ static ssize_t mdma_copy(struct mdma_ring *ring, loff_t pos, void __user *data,
 ssize_t mdma_ring_copy_from_user(struct mdma_ring *ring, loff_t pos,
 				 const char __user *data, size_t count)
 {
-	return mdma_copy(ring, pos, (void __user *)data, count, true);
+	struct iov_iter from;
+
+	iov_iter_ubuf(&from, ITER_SOURCE, (void __user *)data, count);
+	return mdma_copy(ring, pos, &from, count, true);
 }
 EXPORT_SYMBOL_GPL(mdma_ring_copy_from_user);
 
@@ -99,7 +144,10 @@ EXPORT_SYMBOL_GPL(mdma_ring_copy_from_user);
 ssize_t mdma_ring_copy_to_user(struct mdma_ring *ring, loff_t pos,
 			       char __user *data, size_t count)
 {
-	return mdma_copy(ring, pos, data, count, false);
+	struct iov_iter to;
+
+	iov_iter_ubuf(&to, ITER_DEST, data, count);
+	return mdma_copy(ring, pos, &to, count, false);
 }
 EXPORT_SYMBOL_GPL(mdma_ring_copy_to_user);
 

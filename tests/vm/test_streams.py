@@ -184,6 +184,27 @@ def test_a_signal_ends_a_transmitters_fsync_with_eintr() -> None:
         assert libc.fsync(tx) == 0
 
 
+@pytest.mark.usefixtures("masterdev_state")
+def test_readv_returns_what_is_ready_across_its_iovecs() -> None:
+    """readv() is one read: with one buffer ready and room for two, it
+    returns the one at once (the VFS would otherwise read each iovec in
+    turn and wait in the second).  A timer's signal ends a wait that should
+    not happen, so a broken driver fails this test instead of hanging it."""
+    md.set_pair("asi", 4, 1000)
+    with (
+        md.opened("asitx0") as tx,
+        md.opened("asirx0") as rx,
+    ):
+        assert os.write(tx, b"r" * 1000) == 1000
+        md.wait_ready(rx, select.POLLIN)
+        first, second = bytearray(1000), bytearray(1000)
+        started = time.monotonic()
+        with guestkit.signals_every(10.0):
+            got = os.readv(rx, [first, second])
+        assert time.monotonic() - started < 5, "readv waited for a second buffer"
+        assert got == 1000 and first == b"r" * 1000
+
+
 WRITE_THEN_CLOSE = """
 import os
 fd = os.open("/dev/asitx0", os.O_RDWR)

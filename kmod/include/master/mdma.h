@@ -18,6 +18,7 @@
 
 struct device;
 struct dentry;
+struct iov_iter;
 struct mdma_ring;
 struct vm_area_struct;
 
@@ -117,6 +118,10 @@ ssize_t mdma_ring_copy_from_user(struct mdma_ring *ring, loff_t pos,
 				 const char __user *data, size_t count);
 ssize_t mdma_ring_copy_to_user(struct mdma_ring *ring, loff_t pos,
 			       char __user *data, size_t count);
+ssize_t mdma_ring_copy_from_iter(struct mdma_ring *ring, loff_t pos,
+				 struct iov_iter *from, size_t count);
+ssize_t mdma_ring_copy_to_iter(struct mdma_ring *ring, loff_t pos,
+			       struct iov_iter *to, size_t count);
 int mdma_ring_mmap(struct mdma_ring *ring, struct vm_area_struct *vma);
 vm_fault_t mdma_ring_fault(struct mdma_ring *ring, struct vm_fault *vmf);
 void mdma_ring_sync_for_device(struct mdma_ring *ring, u32 buffer);

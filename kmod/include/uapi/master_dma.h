@@ -402,10 +402,11 @@ enum master_dma_attr {
  * geometry, or the geometry no longer fits masterdev's limits (lowered since
  * it was set); ENODEV without a DMA device; ENOMEM when the ring cannot be
  * allocated; ENXIO or ENOENT while masterdev unloads (the node goes).
- * read() (receive nodes) returns what is ready, at most the
- * count; write() (transmit nodes) queues the whole count: EINVAL on a node
- * of the other direction; EFAULT for a buffer the kernel cannot read or
- * write, when nothing was moved; EAGAIN when a non-blocking call would
+ * read() and readv() (receive nodes) return what is ready, at most the
+ * count, across every iovec; write() and writev() (transmit nodes) queue
+ * the whole count: EINVAL on a node of the other direction; EFAULT for a
+ * buffer the kernel cannot read or write, when nothing was moved; EAGAIN
+ * when a non-blocking call would
  * wait; EINTR when a signal ends a wait before anything was moved (a
  * handler without SA_RESTART; a stop and continue restarts the call); ENODEV
  * once the device is gone; EIO or EFAULT once the pair's bus-address engine

@@ -7,7 +7,6 @@ import os
 import shutil
 import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -366,37 +365,6 @@ def _lane_matrix(specs: list[str], names: list[str], kvm: str) -> list[lanes.Lan
     ]
 
 
-class _Beside:
-    """The VM lanes in a thread while the caller's own stages run: those keep
-    one core busy, so one lane fewer runs until done() is called."""
-
-    def __init__(self, matrix: list[lanes.Lane], jobs: int) -> None:
-        self.matrix = matrix
-        self.busy = threading.Event()
-        self.busy.set()
-        self.stop = threading.Event()
-        kwargs = {"reserved": lambda: 1 if self.busy.is_set() else 0, "stop": self.stop}
-        self.thread = threading.Thread(
-            target=lanes.run_lanes, args=(matrix, jobs, PATHS.root), kwargs=kwargs, daemon=True
-        )
-        announce(
-            f"stage: {len(matrix)} VM lanes, {jobs} at a time (one while the host stages run), "
-            f"longest first (logs: {matrix[0].log.parent})"
-        )
-        self.thread.start()
-
-    def done(self) -> list[tuple[str, str]]:
-        """Every lane run: the statuses (the caller's stages are over)."""
-        self.busy.clear()
-        while self.thread.is_alive():  # a timed join: Ctrl-C and SIGTERM still land here
-            self.thread.join(1.0)
-        return [(lane.name, "ok" if lane.ok else "FAIL") for lane in self.matrix]
-
-    def cancel(self) -> None:
-        self.stop.set()
-        self.thread.join(lanes.GRACE_SECONDS + 10)
-
-
 @_task(
     help={
         "kernel": "comma-separated kernels for the VM tests (lint's sparse uses the first)",
@@ -439,7 +407,7 @@ def test(
     beside = None
     if vm and parallel > 1:
         try:
-            beside = _Beside(_lane_matrix(specs, names, kvm), parallel)
+            beside = lanes.Beside(_lane_matrix(specs, names, kvm), parallel, PATHS.root)
         except HarnessError as err:
             print(f"error: {err}", file=sys.stderr)
             results.append(("vm lanes", "FAIL"))

@@ -135,3 +135,34 @@ def run_lanes(
     finally:
         for lane in running:
             lane.stop()
+
+
+class Beside:
+    """The VM lanes in a thread while the caller's own stages run: those keep
+    one core busy, so one lane fewer runs until done() is called."""
+
+    def __init__(self, matrix: list[Lane], jobs: int, cwd: Path) -> None:
+        self.matrix = matrix
+        self.busy = threading.Event()
+        self.busy.set()
+        self.stop = threading.Event()
+        kwargs = {"reserved": lambda: 1 if self.busy.is_set() else 0, "stop": self.stop}
+        self.thread = threading.Thread(
+            target=run_lanes, args=(matrix, jobs, cwd), kwargs=kwargs, daemon=True
+        )
+        announce(
+            f"stage: {len(matrix)} VM lanes, {jobs} at a time (one while the host stages run), "
+            f"longest first (logs: {matrix[0].log.parent})"
+        )
+        self.thread.start()
+
+    def done(self) -> list[tuple[str, str]]:
+        """Every lane run: the statuses (the caller's stages are over)."""
+        self.busy.clear()
+        while self.thread.is_alive():  # a timed join: Ctrl-C and SIGTERM still land here
+            self.thread.join(1.0)
+        return [(lane.name, "ok" if lane.ok else "FAIL") for lane in self.matrix]
+
+    def cancel(self) -> None:
+        self.stop.set()
+        self.thread.join(GRACE_SECONDS + 10)

@@ -29,7 +29,7 @@ from pyharness.guest import guestkit
 from pyharness.guest import masterdev as md
 
 READ_SIZE = 64 << 10
-QUIET = 5.0  # seconds without a byte that end the reader
+QUIET = 5.0  # seconds without a byte, once the writers are done, that end the reader
 PID = 0x0ABC
 
 
@@ -56,19 +56,25 @@ def first_error(data: bytes, size: int, count: int) -> str | None:
 
 
 class Reader(threading.Thread):
-    """Reads a receiver 64 KiB at a time until `want` bytes or QUIET seconds
-    without one; every read must return what is ready, never block on it."""
+    """Reads a receiver 64 KiB at a time until `want` bytes, or until the
+    writers are done (`writers_done` set) and QUIET seconds pass without a
+    byte; every read must return what is ready, never block on it.  A
+    writer's open may take longer than QUIET (a 10 000-buffer ring behind an
+    IOMMU on a debug kernel): silence before the writers are done is no end."""
 
     def __init__(self, fd: int, want: int) -> None:
         super().__init__(daemon=True)
         self.fd, self.want = fd, want
         self.chunks: list[bytes] = []
         self.received = 0
+        self.writers_done = threading.Event()
 
     def run(self) -> None:
         while self.received < self.want:
             if not select.select([self.fd], [], [], QUIET)[0]:
-                return
+                if self.writers_done.is_set():
+                    return
+                continue
             chunk = os.read(self.fd, READ_SIZE)
             self.chunks.append(chunk)
             self.received += len(chunk)
@@ -93,9 +99,12 @@ def play(writers: list[tuple[int, tuple[str, ...]]], size: int) -> str | None:
         reader = Reader(rx, total * size)
         reader.start()
         first = 0
-        for count, flags in writers:
-            dd(ts_packets(count, size, first), *flags)
-            first += count
+        try:
+            for count, flags in writers:
+                dd(ts_packets(count, size, first), *flags)
+                first += count
+        finally:
+            reader.writers_done.set()
         reader.join(QUIET + 120)
         assert not reader.is_alive(), f"the reader is stuck at {reader.received} bytes"
     return first_error(reader.data(), size, total)

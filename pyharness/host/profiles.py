@@ -99,8 +99,9 @@ PROFILES: dict[str, Profile] = {
                 "tests/vm/test_himem.py",
                 "tests/vm/test_netlink.py",
                 "tests/vm/test_faults.py",
-                # root of a user namespace against /dev/himem and the allocator family
-                "tests/vm/test_secrets.py::test_root_of_a_user_namespace_is_refused_and_sees_no_address",
+                # nobody and root of a user namespace against /dev/himem and the
+                # allocator family
+                "tests/vm/test_secrets.py::test_unprivileged_users_are_refused_and_see_no_address",
             ),
             lane_minutes=9.0,
         ),

@@ -6,13 +6,15 @@ the next numbers, other sizes and directions, the next type), which kind of
 argument (a buffer of random bytes, NULL, an unmapped address, a kernel
 address, a struct that runs into an unmapped page) and which values at the
 limits; a seeded generator fills each batch with many calls of those shapes,
-so that a run makes --fuzz-count calls (default 100 000: 50 % ioctls, 20 %
-netlink, 10 % attributes, 10 % mmap, 10 % read/write/poll/fsync) in about
-two minutes under TCG, plus a few dozen edu checks.
+so that a run makes --fuzz-count calls (default 100 000: 45 % ioctls, 20 %
+netlink, 10 % attributes, 10 % mmap, 10 % read/write/poll/fsync, 5 % opens
+and other file calls) in a few minutes under TCG, plus a few dozen edu checks.
 Interfaces: the ioctls of the four ring nodes, every writable attribute of
 the ring nodes and masterdev's limits, mmap of the rings, their reads,
 writes, polls and fsyncs, blocking or not (a timer's signal ends every
-wait), the edu check, and raw generic netlink messages to both families;
+wait), opens with every flag on random geometries, lseek, pread, splice
+and epoll, reads of the debugfs files, closing_wait, the edu check, and
+raw generic netlink messages to both families;
 /dev/himem in test_himem.py.  The errnos accepted are those the UAPI
 header documents for each interface (its "Errors of" sections), and often
 fewer.  The kernel log judge fails the run on any report; afterwards every
@@ -30,9 +32,11 @@ import os
 import random
 import select
 import socket
+import stat
 import struct
 from collections import Counter
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -70,13 +74,16 @@ NETLINK_ERRNOS = frozenset({0, errno.EINVAL, errno.EOPNOTSUPP, errno.ERANGE, err
 STREAM_ERRNOS = frozenset({0, errno.EINVAL, errno.EFAULT, errno.EAGAIN, errno.EINTR})
 FSYNC_ERRNOS = frozenset({0, errno.EAGAIN, errno.EINTR})
 EDU_CHECK_ERRNOS = frozenset({0, errno.EINVAL, errno.EFAULT, errno.EBUSY})
+# opens with every flag, and the calls a stream refuses (lseek, pread, splice)
+OPEN_ERRNOS = frozenset({0, errno.EBUSY, errno.EINVAL, errno.ENOMEM})
+FILE_ERRNOS = frozenset({0, errno.ESPIPE, errno.EINVAL, errno.EBADF})
 # Each set against the header's section (documented_errnos()).
 DOCUMENTED = {
     "the ioctls": IOCTL_ERRNOS | EDU_CHECK_ERRNOS,
     "mmap": MMAP_ERRNOS,
     "the sysfs attributes and module parameters": ATTR_ERRNOS,
     "generic netlink": NETLINK_ERRNOS,
-    "open, read, write, poll and fsync": STREAM_ERRNOS | FSYNC_ERRNOS,
+    "open, read, write, poll and fsync": STREAM_ERRNOS | FSYNC_ERRNOS | OPEN_ERRNOS | FILE_ERRNOS,
 }
 
 
@@ -239,7 +246,7 @@ def test_ioctls_of_the_ring_nodes(request: pytest.FixtureRequest) -> None:
                 seen[code] += 1
                 judge("ring ioctls", code, IOCTL_ERRNOS, f"ioctl {cmd:#x} ({kind})")
 
-        run_batches("ring ioctls", fuzz_count(request.config) * 5 // 10, BATCH, batch)
+        run_batches("ring ioctls", fuzz_count(request.config) * 45 // 100, BATCH, batch)
     assert md.stats() == before
     assert seen[0] > 0 and seen[errno.ENOTTY] > 0 and seen[errno.EFAULT] > 0, seen
 
@@ -399,6 +406,208 @@ def test_reads_writes_polls_and_fsyncs(request: pytest.FixtureRequest) -> None:
             os.set_blocking(fd, False)
     room.close()
     assert md.stats() == before
+
+
+GEOMETRY_BUFFERS = (1, 2, 3, 7, 64, 300)
+GEOMETRY_BUFSIZES = (1, 187, 188, 1316, 4095, 4096, 4097, 8192, 9588, 12289, 20000)
+# open()'s access modes and the flags a program may add to them
+ACCESS = (os.O_RDONLY, os.O_WRONLY, os.O_RDWR)
+OPEN_FLAGS = (
+    os.O_NONBLOCK, os.O_APPEND, os.O_SYNC, os.O_DSYNC, os.O_NOATIME, os.O_CLOEXEC,
+    os.O_NOCTTY, os.O_TRUNC, os.O_ASYNC, os.O_DIRECT,
+)  # fmt: skip
+FILE_OPS = (
+    "open", "close", "geometry", "lseek", "pread", "pwrite", "splice", "epoll", "debugfs",
+    "closing_wait",
+)  # fmt: skip
+DEBUGFS_ROOTS = (md.DEBUGFS, Path("/sys/kernel/debug/masterdev"))
+
+
+def readable_debugfs_files() -> list[Path]:
+    """mdma's and masterdev's debugfs files that root may read (mode 0400 or
+    0600: the write-only fault points and `corrupt` are left out)."""
+    return sorted(
+        path
+        for root in DEBUGFS_ROOTS
+        for path in root.rglob("*")
+        if path.is_file() and path.stat().st_mode & stat.S_IRUSR
+    )
+
+
+class Files:
+    """The ring nodes' files of test_opens_seeks_splices_and_epolls: which are
+    open, with which flags, and each node's geometry as last written."""
+
+    def __init__(self) -> None:
+        self.open: dict[str, tuple[int, int]] = {}  # node: (fd, flags)
+        self.geometry = {name: md.geometry(name) for name in md.IFACES}
+
+    def expected_open(self, name: str, flags: int) -> int | None:
+        """The errno the open must give, or None where more than one may
+        (ENOMEM) or the open must succeed (0)."""
+        peer = md.IFACES[name].peer
+        if name in self.open:
+            return errno.EBUSY
+        if peer in self.open and self.geometry[peer] != self.geometry[name]:
+            return errno.EINVAL
+        if flags & os.O_DIRECT:  # the VFS, after our open: the ring is released at once
+            return errno.EINVAL
+        return None
+
+    def close_all(self) -> None:
+        for fd, _ in self.open.values():
+            os.close(fd)
+        self.open.clear()
+
+
+def open_call(files: Files, name: str, rng: random.Random) -> None:
+    flags = rng.choice(ACCESS)
+    for extra in OPEN_FLAGS:
+        flags |= extra if rng.random() < 0.2 else 0
+    try:
+        fd, code = os.open(f"/dev/{name}", flags), 0
+    except OSError as err:
+        fd, code = -1, err.errno or 0
+    want = files.expected_open(name, flags)
+    what = f"open {name} {flags:#o} {files.geometry[name]}"
+    assert want is None or code == want, f"{what}: {os.strerror(code)}"
+    judge("ring files", code, OPEN_ERRNOS, what)
+    if code == 0:
+        files.open[name] = (fd, flags)
+
+
+def geometry_call(files: Files, name: str, rng: random.Random) -> None:
+    """One attribute, then the other: both may be refused; an open node's
+    always are."""
+    opened = name in files.open
+    drawn = (rng.choice(GEOMETRY_BUFFERS), rng.choice(GEOMETRY_BUFSIZES))
+    for attr, number in zip(("buffers", "bufsize"), drawn, strict=True):
+        code = write_code(md.SYSFS / name / attr, str(number))
+        assert code == errno.EBUSY if opened else code in (0, errno.EINVAL), (
+            f"{attr} {number} of {name}{' (open)' if opened else ''}: {os.strerror(code)}"
+        )
+        judge("ring files", code, ATTR_ERRNOS, f"{name}/{attr} <- {number}")
+    files.geometry[name] = md.geometry(name)
+
+
+def write_code(path: Path, value: str) -> int:
+    try:
+        md.write_attr(path, value)
+    except OSError as err:
+        return err.errno or 0
+    return 0
+
+
+def debugfs_call(rng: random.Random) -> None:
+    """A read of any size at any offset of a debugfs file, while rings come
+    and go: root's, never refused."""
+    paths = readable_debugfs_files()
+    path = paths[rng.randrange(len(paths))]
+    with open(path, "rb", buffering=0) as f:
+        os.pread(f.fileno(), rng.choice((1, 100, PAGE, 1 << 16)), rng.randrange(4 * PAGE))
+    judge("ring files", 0, FILE_ERRNOS, f"debugfs {path}")
+
+
+def file_call(files: Files, op: str, name: str, rng: random.Random, pipe: tuple[int, int]) -> None:
+    """One call of test_opens_seeks_splices_and_epolls, judged."""
+    opened = files.open.get(name)
+    if op == "open":
+        open_call(files, name, rng)
+    elif op == "close":
+        if opened:
+            os.close(opened[0])
+            del files.open[name]
+    elif op == "geometry":
+        geometry_call(files, name, rng)
+    elif op == "closing_wait":
+        value = rng.choice(("0", "1", "30", "86400", "86401", "4294967295", "4294967296", "-1"))
+        code = write_code(md.PARAMS / "closing_wait", value)
+        judge("ring files", code, ATTR_ERRNOS, f"closing_wait <- {value}")
+    elif op == "debugfs":
+        debugfs_call(rng)
+    elif opened:
+        file_call_on(opened[0], opened[1], op, name, rng, pipe)
+
+
+def file_call_on(
+    fd: int, flags: int, op: str, name: str, rng: random.Random, pipe: tuple[int, int]
+) -> None:
+    """lseek, pread, pwrite, splice or epoll on an open ring node: the nodes are
+    streams (ESPIPE for offsets) without splice (EINVAL, or the VFS's EBADF
+    for a file not open in the direction the splice moves)."""
+    access = flags & os.O_ACCMODE
+    size = rng.choice((0, 1, 188, PAGE))
+    call: Callable[[], object]
+    if op == "lseek":
+        want = errno.ESPIPE
+        call = lambda: os.lseek(fd, rng.choice((0, 1, -1, 1 << 40)), rng.choice((0, 1, 2)))  # noqa: E731
+    elif op == "pread":
+        want = errno.ESPIPE
+        call = lambda: os.pread(fd, size, rng.choice((0, 188)))  # noqa: E731
+    elif op == "pwrite":
+        want = errno.ESPIPE
+        call = lambda: os.pwrite(fd, bytes(size), rng.choice((0, 188)))  # noqa: E731
+    elif op == "splice":
+        into_ring = rng.random() < 0.5
+        moves = access != os.O_RDONLY if into_ring else access != os.O_WRONLY
+        want = errno.EINVAL if moves else errno.EBADF
+        src, dst = (pipe[0], fd) if into_ring else (fd, pipe[1])
+        call = lambda: os.splice(src, dst, size + 1)  # noqa: E731
+    else:  # epoll: only its direction's events, never an error on a live ring
+        poller = select.epoll()
+        poller.register(fd, select.EPOLLIN | select.EPOLLOUT)
+        mine = (
+            select.EPOLLOUT | select.EPOLLWRNORM
+            if md.IFACES[name].to_device
+            else (select.EPOLLIN | select.EPOLLRDNORM)
+        )
+        for _, mask in poller.poll(0):
+            assert mask & ~mine == 0, f"epoll {name}: events {mask:#x}"
+        poller.close()
+        judge("ring files", 0, FILE_ERRNOS, f"epoll {name}")
+        return
+    try:
+        call()
+        code = 0
+    except OSError as err:
+        code = err.errno or 0
+    assert code == want, f"{op} {name} {flags:#o}: {os.strerror(code)}, not {os.strerror(want)}"
+    judge("ring files", code, FILE_ERRNOS, f"{op} {name}")
+
+
+def test_opens_seeks_splices_and_epolls(request: pytest.FixtureRequest) -> None:
+    """Opens of every ring node with every access mode and flag a program may
+    give (O_DIRECT among them: the VFS refuses it after our open succeeded,
+    so the ring is released at once), on geometries written at random, some
+    while the node is open (EBUSY), the pair's ends with different
+    geometries (EINVAL); on the open files lseek, pread and pwrite (ESPIPE:
+    the nodes are streams), splice (EINVAL: none) and epoll; reads of
+    mdma's and masterdev's debugfs files at random offsets while rings come
+    and go; and writes of closing_wait.  5 % of --fuzz-count."""
+    before = md.stats()
+    files = Files()
+    calls = BATCH // 10  # many calls are a ring's allocation
+    pipe = os.pipe()
+    os.write(pipe[1], bytes(PAGE))  # something a splice into a ring could take
+    os.set_blocking(pipe[0], False)
+    os.set_blocking(pipe[1], False)
+    closing_wait = (md.PARAMS / "closing_wait").read_text().strip()
+
+    def batch(shapes: list[tuple[int, str]], rng: random.Random) -> None:
+        for i in range(calls):
+            pick, _ = shapes[i % len(shapes)]
+            names = list(md.IFACES)
+            file_call(files, FILE_OPS[(pick + i) % len(FILE_OPS)], names[pick % 4], rng, pipe)
+
+    try:
+        run_batches("ring files", fuzz_count(request.config) * 5 // 100, calls, batch)
+    finally:
+        files.close_all()
+        md.write_attr(md.PARAMS / "closing_wait", closing_wait)
+        os.close(pipe[0])
+        os.close(pipe[1])
+    assert md.stats() == before
+    assert ERRNOS["ring files", errno.ESPIPE] and ERRNOS["ring files", errno.EBUSY], ERRNOS
 
 
 EDU_CHECK_REAL = 8  # at most one call in this many is a real check: seconds of device time

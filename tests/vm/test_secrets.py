@@ -10,9 +10,9 @@ build's test_dirty_pages (ring pages without __GFP_ZERO) shows the checks
 catching a ring that keeps earlier data; it runs where the kernel does not
 zero every allocation itself (init_on_alloc=0, the upstream default, as the
 plain profile boots; Debian's kernels default to on).  High-memory regions:
-test_himem.py.  Root of a user namespace is refused everywhere and sees no
-address (mostly by file modes; netlink and MAP_ENTRY by the modules' own
-capability checks).
+test_himem.py.  An unprivileged user, and root of a user namespace, are
+refused everywhere and see no address (mostly by file modes; netlink and
+MAP_ENTRY by the modules' own capability checks).
 """
 
 from __future__ import annotations
@@ -295,18 +295,19 @@ from pyharness.guest import masterdev as md
 from pyharness import uapi
 from pyharness.guest import netlink
 
-uapi.load()  # read as root, then become nobody, then root of a user namespace
+uapi.load()  # read as root, then become nobody, then (userns) root of a user namespace
 os.setgroups([])
 os.setgid(65534)
 os.setuid(65534)
 libc = ctypes.CDLL(None, use_errno=True)
 libc.prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE: /proc/self is ours again after setuid
-if libc.unshare(0x10000000):  # CLONE_NEWUSER
-    print(json.dumps({"no_userns": os.strerror(ctypes.get_errno())}))
-    sys.exit(0)
-for name, text in (("setgroups", "deny"), ("uid_map", "0 65534 1"), ("gid_map", "0 65534 1")):
-    with open(f"/proc/self/{name}", "w") as f:
-        f.write(text)
+if sys.argv[2] == "userns":
+    if libc.unshare(0x10000000):  # CLONE_NEWUSER
+        print(json.dumps({"no_userns": os.strerror(ctypes.get_errno())}))
+        sys.exit(0)
+    for name, text in (("setgroups", "deny"), ("uid_map", "0 65534 1"), ("gid_map", "0 65534 1")):
+        with open(f"/proc/self/{name}", "w") as f:
+            f.write(text)
 out = {"uid": os.getuid()}
 
 def attempt(name, call):
@@ -318,7 +319,7 @@ def attempt(name, call):
     except OSError as err:
         out[name] = err.errno
 
-for path in sys.argv[2:]:
+for path in sys.argv[3:]:
     if path.startswith("/dev/"):
         attempt(path, lambda: os.close(os.open(path, os.O_RDWR)))
     elif path.startswith("/sys/kernel/debug/"):
@@ -339,21 +340,25 @@ print(json.dumps(out))
 """
 
 
-def test_root_of_a_user_namespace_is_refused_and_sees_no_address(
-    request: pytest.FixtureRequest,
+@pytest.mark.parametrize(
+    ("who", "uid"), [("nobody", 65534), ("userns", 0)], ids=["nobody", "root-of-a-user-namespace"]
+)
+def test_unprivileged_users_are_refused_and_see_no_address(
+    request: pytest.FixtureRequest, who: str, uid: int
 ) -> None:
-    """Root inside a user namespace that nobody created has every capability
-    there and none in the init namespace: every node, debugfs file, geometry
-    attribute and netlink operation refuses it, and MAP_ENTRY on a ring fd it
-    inherited shows it no bus address.
+    """An unprivileged user (nobody, in the init namespace), and root inside a
+    user namespace that nobody created (every capability there, none in the
+    init namespace): every node, debugfs file, geometry attribute and netlink
+    operation refuses them, and MAP_ENTRY on a ring fd they inherited shows
+    them no bus address.
 
     What each refusal tests: the nodes, debugfs files and attributes belong to
-    the init namespace's root with mode 0600 or 0644, and this root is uid
-    65534 outside, so the file modes refuse it before our code runs. The
-    netlink operations (GENL_ADMIN_PERM and the event group's capability,
-    judged in the init namespace) and MAP_ENTRY's addresses (capable(), not
+    the init namespace's root with mode 0600 or 0644, and both are uid 65534
+    there, so the file modes refuse them before our code runs. The netlink
+    operations (GENL_ADMIN_PERM and the event group's capability, judged in
+    the init namespace) and MAP_ENTRY's addresses (capable(), not
     ns_capable()) are the modules' own checks: a namespace-aware capability
-    check there is what this test would catch.
+    check there is what the user namespace's root would catch.
 
     In the himem profile (which runs this test too) allocator.ko and the
     door are loaded for it: /dev/himem and the allocator family are tried."""
@@ -367,7 +372,7 @@ def test_root_of_a_user_namespace_is_refused_and_sees_no_address(
     md.set_geometry("sditx0", 2, 4096)
     with md.opened("sditx0") as fd:
         done = subprocess.run(
-            [sys.executable, "-c", USERNS_CHILD, str(fd), *paths],
+            [sys.executable, "-c", USERNS_CHILD, str(fd), who, *paths],
             pass_fds=(fd,),
             capture_output=True,
             text=True,
@@ -378,7 +383,7 @@ def test_root_of_a_user_namespace_is_refused_and_sees_no_address(
     out = json.loads(done.stdout)
     if "no_userns" in out:
         pytest.skip(f"no user namespace for nobody here: {out['no_userns']}")
-    assert out.pop("uid") == 0
+    assert out.pop("uid") == uid
     assert out.pop("map_entry") == [4096, 0, 0, 0]  # the length, and nothing physical
     allowed = {errno.EACCES, errno.EPERM}
     assert {name: code for name, code in out.items() if code not in allowed} == {}

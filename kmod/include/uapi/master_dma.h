@@ -417,6 +417,11 @@ enum master_dma_attr {
  * byte; of a receiver, discards what was not read: EAGAIN when a
  * non-blocking caller finds another call in progress; EINTR when a signal
  * ends the wait, as for read(); ENODEV, EIO or EFAULT as for read().
+ * The nodes are streams (stream_open()): lseek(), pread() and pwrite() give
+ * ESPIPE.  They do not splice: splice() gives EINVAL, or the VFS's EBADF
+ * for a file not open in the direction the splice moves.  open() with
+ * O_DIRECT gives the VFS's EINVAL after the node's own open succeeded: the
+ * ring is released as for a close.
  */
 
 /**

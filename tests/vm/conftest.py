@@ -57,6 +57,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def _step(marker: Callable[[str], str], step: str) -> None:
+    """Mark a step of pytest's own in the kernel log, as the runner marks its
+    insmods: on the debug kernel the start of pytest takes minutes, and the
+    markers say where they go."""
+    if os.environ.get("MASTERDMA_RUN_DIR"):
+        guestkit.kmsg_write(marker(step))
+
+
+def pytest_sessionstart() -> None:
+    _step(kjudge.begin_marker, "pytest collection")
+
+
+def pytest_collection_finish() -> None:
+    _step(kjudge.end_marker, "pytest collection")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # lockdep checks nothing after its first report: such tests go last.
     items.sort(key=lambda item: item.get_closest_marker("lockdep_off") is not None)
@@ -120,7 +136,9 @@ def kmemleak_session() -> Iterator[None]:
     kmemleak reports objects over 5 s old: the per-test scans miss the last
     test's leaks, this one waits for them.
     """
+    _step(kjudge.begin_marker, "kmemleak first scan")
     guestkit.kmemleak_scan()  # boot's own reports are not ours
+    _step(kjudge.end_marker, "kmemleak first scan")
     yield
     if KMEMLEAK_SCANS[0]:
         figures.record(

@@ -38,7 +38,8 @@ def test_plain_tcg(tmp_path: Path) -> None:
     assert argv[argv.index("--rwdir") + 1] == str(tmp_path / "run")
     assert argv[-1] == "--exec=python -m pyharness.guest '/run dir'"
     # the kernel does not zero pages for mdma: the zero-fill tests can fail
-    assert [arg for arg in argv if arg.startswith("--append")] == ["--append=init_on_alloc=0"]
+    append = [arg for arg in argv if arg.startswith("--append")]
+    assert append == [f"--append={vm.ROOT_FLAGS} init_on_alloc=0"]
 
 
 def test_kvm_does_not_disable_kvm(tmp_path: Path) -> None:
@@ -52,13 +53,13 @@ def test_iommu_profile(tmp_path: Path) -> None:
     assert (
         "--qemu-opts=-accel tcg,thread=single -device intel-iommu,intremap=off -device edu" in argv
     )
-    assert "--append=intel_iommu=on iommu.strict=1" in argv
+    assert f"--append={vm.ROOT_FLAGS} intel_iommu=on iommu.strict=1" in argv
 
 
 def test_himem_profile(tmp_path: Path) -> None:
     argv = vm.vng_argv(request(tmp_path, "himem"), vng="vng")
     assert argv[argv.index("--memory") + 1] == "512M"
-    assert "--append=mem=440M" in argv
+    assert f"--append={vm.ROOT_FLAGS} mem=440M" in argv
 
 
 def test_users_and_partial_profiles(tmp_path: Path) -> None:
@@ -68,8 +69,16 @@ def test_users_and_partial_profiles(tmp_path: Path) -> None:
     assert profiles.get("users").params_for("masterdev") == ("edu_dma_bits=32",)
     partial = vm.vng_argv(request(tmp_path, "partial"), vng="vng")
     assert "--qemu-opts=-accel tcg,thread=single -device edu" in partial  # 28 bits
-    for argv in (users, partial):
-        assert not any(arg.startswith("--append") for arg in argv)
+    for argv in (users, partial):  # the default command line, the root's cache aside
+        assert [arg for arg in argv if arg.startswith("--append")] == [f"--append={vm.ROOT_FLAGS}"]
+
+
+def test_the_shared_root_is_cached_and_replaces_vngs_rootflags(tmp_path: Path) -> None:
+    """vng mounts the root uncached; our rootflags= comes after its own in the
+    kernel's command line (vng adds --append's words last), and the last wins."""
+    assert vm.ROOT_FLAGS.startswith("rootflags=") and vm.ROOT_FLAGS.endswith(",cache=loose")
+    argv = vm.vng_argv(request(tmp_path, "plain"), vng="vng")
+    assert argv[argv.index(f"--append={vm.ROOT_FLAGS} init_on_alloc=0") + 1].startswith("--exec=")
 
 
 def test_unknown_profile_and_accel(tmp_path: Path) -> None:

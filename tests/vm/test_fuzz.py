@@ -416,10 +416,8 @@ OPEN_FLAGS = (
     os.O_NONBLOCK, os.O_APPEND, os.O_SYNC, os.O_DSYNC, os.O_NOATIME, os.O_CLOEXEC,
     os.O_NOCTTY, os.O_TRUNC, os.O_ASYNC, os.O_DIRECT,
 )  # fmt: skip
-FILE_OPS = (
-    "open", "close", "geometry", "lseek", "pread", "pwrite", "splice", "epoll", "debugfs",
-    "closing_wait",
-)  # fmt: skip
+FD_OPS = ("lseek", "pread", "pwrite", "splice", "epoll")  # on an open node
+FILE_OPS = ("open", "close", "geometry", *FD_OPS, "debugfs", "closing_wait")
 DEBUGFS_ROOTS = (md.DEBUGFS, Path("/sys/kernel/debug/masterdev"))
 
 
@@ -520,12 +518,11 @@ def debugfs_call(rng: random.Random) -> None:
 def file_call(files: Files, op: str, name: str, rng: random.Random, pipe: tuple[int, int]) -> None:
     """One call of test_opens_seeks_splices_and_epolls, judged."""
     opened = files.open.get(name)
-    if op == "open":
-        open_call(files, name, rng)
+    if op == "open" or (not opened and op in ("close", *FD_OPS)):  # a call on a closed node
+        open_call(files, name, rng)  # is an open: every call reaches the kernel
     elif op == "close":
-        if opened:
-            os.close(opened[0])
-            del files.open[name]
+        os.close(files.open.pop(name)[0])
+        judge("ring files", 0, FILE_ERRNOS, f"close {name}")
     elif op == "geometry":
         geometry_call(files, name, rng)
     elif op == "closing_wait":
@@ -534,7 +531,8 @@ def file_call(files: Files, op: str, name: str, rng: random.Random, pipe: tuple[
         judge("ring files", code, ATTR_ERRNOS, f"closing_wait <- {value}")
     elif op == "debugfs":
         debugfs_call(rng)
-    elif opened:
+    else:
+        assert opened
         file_call_on(opened[0], opened[1], op, name, rng, pipe)
 
 

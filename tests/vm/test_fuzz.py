@@ -408,8 +408,10 @@ def test_reads_writes_polls_and_fsyncs(request: pytest.FixtureRequest) -> None:
     assert md.stats() == before
 
 
-GEOMETRY_BUFFERS = (1, 2, 3, 7, 64, 300)
-GEOMETRY_BUFSIZES = (1, 187, 188, 1316, 4095, 4096, 4097, 8192, 9588, 12289, 20000)
+# Geometries of the files fuzz: every kind of tail, rings of at most 400 pages
+# (an open zeroes every page: 15 us each under TCG, about 2000 opens a run)
+GEOMETRY_BUFFERS = (1, 2, 3, 7, 64, 100)
+GEOMETRY_BUFSIZES = (1, 187, 188, 1316, 4095, 4096, 4097, 8192, 9588, 12289)
 # open()'s access modes and the flags a program may add to them
 ACCESS = (os.O_RDONLY, os.O_WRONLY, os.O_RDWR)
 OPEN_FLAGS = (

@@ -67,7 +67,7 @@ static ssize_t masterdev_store(struct device *dev, const char *buf,
 	if (kstrtou32(buf, 0, &value))
 		return -EINVAL;
 	mutex_lock(&iface->pair->lock);
-	if (iface->ring) {
+	if (iface->open) {	/* its ring may be gone with its device */
 		ret = -EBUSY;
 	} else if (is_buffers) {
 		ret = masterdev_check(iface, value, iface->bufsize);
@@ -755,13 +755,22 @@ static int masterdev_ioctl_dqbuf(struct masterdev_iface *iface,
 			  iface->buffers;
 		b.bytesused = iface->used[b.index];
 		mdma_ring_sync_for_cpu(iface->ring, b.index);
-		iface->done--;
 	}
 	mutex_unlock(&iface->pair->lock);
+	/*
+	 * The buffer is the caller's only once the caller knows its index: a
+	 * struct it cannot write leaves the buffer with the device side.  The
+	 * io_lock keeps every other user-side call (and a removal) out meanwhile.
+	 */
+	if (!ret && copy_to_user(argp, &b, sizeof(b)))
+		ret = -EFAULT;
+	if (!ret) {
+		mutex_lock(&iface->pair->lock);
+		iface->done--;
+		mutex_unlock(&iface->pair->lock);
+	}
 	mutex_unlock(&iface->io_lock);
-	if (ret)
-		return ret;
-	return copy_to_user(argp, &b, sizeof(b)) ? -EFAULT : 0;
+	return ret;
 }
 
 /*

@@ -274,7 +274,8 @@ int mdma_ring_mmap(struct mdma_ring *ring, struct vm_area_struct *vma)
 
 	if (ring->params.tails != MASTER_DMA_TAILS_OWN_PAGE)
 		return -EINVAL;
-	if (!(vma->vm_flags & VM_SHARED))
+	/* VM_MAYSHARE: a shared mapping of a read-only file has no VM_SHARED */
+	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
 	if (vma->vm_pgoff > ring->pointers ||
 	    count > ring->pointers - vma->vm_pgoff)

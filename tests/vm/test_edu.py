@@ -239,6 +239,9 @@ def test_removing_edu_under_open_rings_gives_enodev_and_a_rescan_binds_it_again(
             assert err.value.errno == errno.ENODEV
         assert md.wait_ready(rx, select.POLLIN) & (select.POLLERR | select.POLLHUP)
         assert ring[:5] == b"still"
+        with pytest.raises(OSError) as busy:  # open, ring gone or not: its geometry stays
+            md.write_attr(md.SYSFS / "asitx0" / "buffers", "1000")
+        assert busy.value.errno == errno.EBUSY
     md.write_attr(Path("/sys/bus/pci/rescan"), "1")
     wait_for(lambda: md.edu_device() == edu)
     with md.opened("asitx0"):

@@ -220,6 +220,11 @@ def test_queue_and_dequeue_in_ring_order() -> None:
             for index, used in enumerate((100, 7, 55)):
                 md.qbuf(fd, index, used)
             os.set_blocking(rx, True)
+            # a struct the kernel cannot write hands over no buffer: the next gets it
+            libc = ctypes.CDLL(None, use_errno=True)
+            dqbuf = ctypes.c_ulong(lib.MASTER_DMA_IOC_DQBUF)
+            assert libc.ioctl(rx, dqbuf, ctypes.c_void_p(0)) == -1
+            assert ctypes.get_errno() == errno.EFAULT
             got = [md.ioctl_buffer(rx, lib.MASTER_DMA_IOC_DQBUF) for _ in range(3)]
             assert [(b.index, b.bytesused) for b in got] == [(0, 100), (1, 7), (2, 55)]
             assert [md.dqbuf(fd) for _ in range(3)] == [0, 1, 2]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import mmap
+import os
 
 import pytest
 
@@ -66,3 +67,20 @@ def test_a_packed_ring_refuses_the_mapping_itself() -> None:
     with md.opened("asitx0") as fd, pytest.raises(OSError) as info:
         mmap.mmap(fd, mmap.PAGESIZE, mmap.MAP_SHARED)
     assert info.value.errno == errno.EINVAL
+
+
+def test_a_file_opened_read_only_maps_for_reading() -> None:
+    """A shared mapping of a file opened O_RDONLY has VM_MAYSHARE but not
+    VM_SHARED: it maps, for reading; PROT_WRITE there, and any mapping of a
+    file opened O_WRONLY, are the VFS's EACCES."""
+    md.set_geometry("sdirx0", 3, 5000)
+    with md.opened("sdirx0", os.O_RDONLY) as fd:
+        length = int(md.summary("sdirx0")["pointers"]) * mmap.PAGESIZE
+        with mmap.mmap(fd, length, mmap.MAP_SHARED, mmap.PROT_READ) as mapped:
+            assert mapped[:] == bytes(length)  # a fresh ring, nothing received
+        with pytest.raises(OSError) as info:
+            mmap.mmap(fd, length, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        assert info.value.errno == errno.EACCES
+    with md.opened("sdirx0", os.O_WRONLY) as fd, pytest.raises(OSError) as info:
+        mmap.mmap(fd, mmap.PAGESIZE, mmap.MAP_SHARED, mmap.PROT_READ)
+    assert info.value.errno == errno.EACCES

@@ -391,24 +391,32 @@ enum master_dma_attr {
  * memory runs out; EPERM without the capability (/dev/himem:
  * CAP_SYS_RAWIO); EIO and ETIMEDOUT from the edu device (the edu check,
  * HIMEM_EDU); ERANGE for a HIMEM_EDU range the device cannot take; EINTR
- * when a signal ends a wait.
+ * when a signal ends a wait.  A DQBUF whose struct the kernel cannot write
+ * (EFAULT) hands over no buffer: the next DQBUF gets the same one.
  */
 
 /**
  * DOC: Errors of open, read, write, poll and fsync
  *
+ * Access is by the node's file mode (root's, 0600): EACCES (the VFS) for
+ * anyone else's open.  A process holding an open file (inherited, or passed
+ * to it) may make every call on it; only MAP_ENTRY's addresses also need
+ * CAP_SYS_ADMIN (they read as 0 without it).
  * open(): EBUSY when the node is already open or the other end of its pair
  * is in an edu check; EINVAL when the other end is open with another
  * geometry, or the geometry no longer fits masterdev's limits (lowered since
  * it was set); ENODEV without a DMA device; ENOMEM when the ring cannot be
- * allocated; ENXIO or ENOENT while masterdev unloads (the node goes).
+ * allocated; EINTR when a fatal signal ends the allocation (only the dying
+ * caller sees it); ENXIO or ENOENT while masterdev unloads (the node goes).
  * read() and readv() (receive nodes) return what is ready, at most the
  * count, across every iovec; write() and writev() (transmit nodes) queue
- * the whole count: EINVAL on a node of the other direction; EFAULT for a
+ * the whole count, unless a signal ends the wait after some bytes were
+ * queued: then, as a pipe's, they return the bytes queued.
+ * Both give EINVAL on a node of the other direction; EFAULT for a
  * buffer the kernel cannot read or write, when nothing was moved; EAGAIN
  * when a non-blocking call would
  * wait; EINTR when a signal ends a wait before anything was moved (a
- * handler without SA_RESTART; a stop and continue restarts the call); ENODEV
+ * handler without SA_RESTART; a stop and continue restarts such a call); ENODEV
  * once the device is gone; EIO or EFAULT once the pair's bus-address engine
  * stopped on a descriptor it could not follow (said in the kernel log).
  * poll() reports EPOLLIN (receive) or EPOLLOUT (transmit) when a call would
@@ -422,6 +430,11 @@ enum master_dma_attr {
  * for a file not open in the direction the splice moves.  open() with
  * O_DIRECT gives the VFS's EINVAL after the node's own open succeeded: the
  * ring is released as for a close.
+ * close() of a transmitter waits, as fsync() does, until the device has
+ * taken every queued byte, with no time limit while a receiver is open and
+ * not reading (O_NONBLOCK does not change that): a fatal signal ends the
+ * wait, and a task that exits waits at most closing_wait seconds without
+ * progress; the bytes given up are counted in the node's dropped attribute.
  */
 
 /**
@@ -429,7 +442,9 @@ enum master_dma_attr {
  *
  * Only SDI rings (MASTER_DMA_TAILS_OWN_PAGE) map, shared, page N of the
  * mapping being page N of the ring in access order: EINVAL for a packed
- * ring, MAP_PRIVATE, or a range beyond the ring; ENODEV once the device is
+ * ring, MAP_PRIVATE, or a range beyond the ring; EACCES (the VFS) for a
+ * protection the file's access mode does not allow (PROT_WRITE needs
+ * O_RDWR; a file opened O_WRONLY maps nothing); ENODEV once the device is
  * gone; ENOMEM when the kernel runs out of memory or mappings.  /dev/himem
  * maps a region at the offset of its physical address: EINVAL for a range
  * that is not inside one region the door holds.

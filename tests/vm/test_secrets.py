@@ -22,6 +22,7 @@ import errno
 import json
 import mmap
 import os
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -391,3 +392,23 @@ def test_unprivileged_users_are_refused_and_see_no_address(
     if himem_profile:
         assert "/dev/himem" in out
         assert {f"netlink allocator {op}" for op in ("totals", "dump", "events")} <= out.keys()
+
+
+def test_every_debugfs_file_and_node_is_root_only() -> None:
+    """Beyond debugfs's own 0700: each of mdma's, masterdev's and the
+    allocator's debugfs files (their directories keep debugfs's 0755: names
+    only), and each ring node, gives nothing to group or others, so that a
+    debugfs mounted with looser permissions still shows nobody else a ring's
+    map or data."""
+    debugfs = Path("/sys/kernel/debug")
+    roots = (md.DEBUGFS, debugfs / "masterdev", debugfs / "allocator")
+    md.set_pair("asi", 2, 188)
+    with md.opened("asirx0"):  # a ring's own files exist while it is open
+        files = [p for root in roots if root.exists() for p in root.rglob("*") if p.is_file()]
+        files += [Path(f"/dev/{iface}") for iface in md.IFACES]
+        modes = {str(p): p.stat() for p in files}
+    assert any(Path(p).parent.name == "asirx0" for p in modes), sorted(modes)
+    loose = {p: oct(st.st_mode & 0o777) for p, st in modes.items() if st.st_mode & 0o077}
+    assert loose == {}
+    assert {p for p, st in modes.items() if st.st_uid != 0} == set()
+    assert all(stat.S_ISCHR(modes[f"/dev/{iface}"].st_mode) for iface in md.IFACES)

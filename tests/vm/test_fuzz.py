@@ -602,11 +602,13 @@ def test_opens_seeks_splices_and_epolls(request: pytest.FixtureRequest) -> None:
     os.set_blocking(pipe[1], False)
     closing_wait = (md.PARAMS / "closing_wait").read_text().strip()
 
+    names = list(md.IFACES)
+
     def batch(shapes: list[tuple[int, str]], rng: random.Random) -> None:
         for i in range(calls):
             pick, _ = shapes[i % len(shapes)]
-            names = list(md.IFACES)
-            file_call(files, FILE_OPS[(pick + i) % len(FILE_OPS)], names[pick % 4], rng, pipe)
+            op = FILE_OPS[(pick + i) % len(FILE_OPS)]
+            file_call(files, op, names[pick % len(names)], rng, pipe)
 
     try:
         run_batches("ring files", fuzz_count(request.config) * 5 // 100, calls, batch)

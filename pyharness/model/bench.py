@@ -40,21 +40,23 @@ class RingCase:
 
 
 RING_METHODS = ("ours", "seed", "coherent", "pages", "floor")
-# The seed's two geometries, packed (DVB ASI) and own-page (SDI), and three
-# others up to a 256 MiB ring (no tail: packed and own-page are the same).
+# The seed's two geometries and two others with a tail, each packed (DVB
+# ASI) and own-page (SDI), and two up to a 256 MiB ring (no tail: packed and
+# own-page are the same ring).
 RING_CASES = (
     RingCase(1000, 9588, "packed"),
     RingCase(1000, 9588, "own-page"),
     RingCase(10000, 1316, "packed"),
     RingCase(10000, 1316, "own-page"),
     RingCase(2048, 2048, "packed"),
+    RingCase(2048, 2048, "own-page"),
+    RingCase(20000, 188, "packed"),
+    RingCase(20000, 188, "own-page"),
     RingCase(1024, 65536, "packed"),
     RingCase(4096, 65536, "packed"),
 )
 RING_CASES_FULL = (
     *RING_CASES,
-    RingCase(20000, 188, "packed"),
-    RingCase(20000, 188, "own-page"),
     RingCase(256, 1 << 20, "packed"),
 )
 FRAG_METHODS = ("ours", "seed", "coherent", "pages")

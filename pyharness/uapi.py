@@ -3,8 +3,11 @@
 API mode: the C compiler includes the header and supplies every struct layout
 and ``_IOR``/``_IOWR`` number.  The cdef that tells cffi which names exist is
 generated from the header's own text (its structs, enums and macro names), so
-nothing is retyped here.  The compiled module is cached under build/uapi/,
-keyed by the header's hash; the guest imports the copy the host built.
+nothing is retyped here.  The same binding names the few items of the
+system's own kernel UAPI the suite needs (SYSTEM_CDEF: userfaultfd), with
+their layouts and numbers from <linux/userfaultfd.h> likewise.  The compiled
+module is cached under build/uapi/, keyed by the header's hash and that list;
+the guest imports the copy the host built.
 """
 
 from __future__ import annotations
@@ -27,6 +30,20 @@ from .config import Paths
 HEADER = Paths.default().kmod / "include/uapi/master_dma.h"
 MODULE = "_master_dma_uapi"
 TYPES = "typedef uint32_t __u32;\ntypedef uint64_t __u64;\n"
+# What the suite uses of the kernel's own UAPI, from the system's headers in
+# the same binding: names only; "...;" leaves every layout and number to the
+# compiler.  userfaultfd(2) makes a page whose fault waits on user space.
+SYSTEM_INCLUDES = ("sys/syscall.h", "linux/userfaultfd.h")
+SYSTEM_CDEF = """
+struct uffdio_api { __u64 api; __u64 features; __u64 ioctls; ...; };
+struct uffdio_range { __u64 start; __u64 len; ...; };
+struct uffdio_register { struct uffdio_range range; __u64 mode; __u64 ioctls; ...; };
+#define __NR_userfaultfd ...
+#define UFFD_API ...
+#define UFFDIO_API ...
+#define UFFDIO_REGISTER ...
+#define UFFDIO_REGISTER_MODE_MISSING ...
+"""
 
 
 def cdef_from_header(text: str) -> str:
@@ -64,7 +81,7 @@ def strings() -> dict[str, str]:
 
 
 def _build_dir(paths: Paths) -> Path:
-    digest = hashlib.sha256(HEADER.read_bytes()).hexdigest()[:16]
+    digest = hashlib.sha256(HEADER.read_bytes() + SYSTEM_CDEF.encode()).hexdigest()[:16]
     return paths.build / "uapi" / digest
 
 
@@ -75,8 +92,9 @@ def build(paths: Paths) -> Path:
         return where
     where.mkdir(parents=True, exist_ok=True)
     ffi = FFI()
-    ffi.cdef(cdef_from_header(HEADER.read_text()))
-    ffi.set_source(MODULE, '#include "master_dma.h"', include_dirs=[str(HEADER.parent)])
+    ffi.cdef(cdef_from_header(HEADER.read_text()) + SYSTEM_CDEF)
+    source = '#include "master_dma.h"\n' + "".join(f"#include <{n}>\n" for n in SYSTEM_INCLUDES)
+    ffi.set_source(MODULE, source, include_dirs=[str(HEADER.parent)])
     with tempfile.TemporaryDirectory() as tmp:
         built = Path(ffi.compile(tmpdir=tmp, verbose=False))
         built.rename(where / built.name)

@@ -30,8 +30,9 @@ struct masterdev_pair;
  * @pair: the loopback cable it is on, whose lock protects what follows
  * @dev: the class device, /sys/class/masterdev/<name>
  * @cdev: /dev/<name>
- * @io_lock: serialises read, write, QBUF, DQBUF and EDU_CHECK of the
- *	interface, and is held across their user copies and the edu check,
+ * @io_lock: serialises read, write, fsync, QBUF, DQBUF and EDU_CHECK of the
+ *	interface, and is held across their user copies (with page faults
+ *	off, so that a removal never waits on user space) and the edu check,
  *	so that the pair's lock never is
  * @wait: readers, writers and DQBUF wait here for the device
  * @buffers: ring geometry used at the next open

@@ -20,6 +20,7 @@
 #include <linux/lockdep.h>
 #include <linux/mm.h>
 #include <linux/overflow.h>
+#include <linux/pagemap.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
 
@@ -368,13 +369,59 @@ static int masterdev_take(struct masterdev_iface *iface, struct file *file,
 
 /*
  * One interface's I/O at a time; a non-blocking caller does not wait for
- * another's.  Held across user copies, which may fault and stall.
+ * another's.  A removal takes it too, so nothing that waits on user space
+ * runs under it: user copies run with page faults off (masterdev_copy()).
  */
 static int masterdev_io_lock(struct masterdev_iface *iface, struct file *file)
 {
 	if (file->f_flags & O_NONBLOCK)
 		return mutex_trylock(&iface->io_lock) ? 0 : -EAGAIN;
 	return mutex_lock_interruptible(&iface->io_lock);
+}
+
+/*
+ * Copy @n bytes between the ring at @pos and @iter; with @faults false,
+ * page faults are off, and a page not present ends the copy short.
+ * Return: the bytes copied, or -EFAULT when none were.
+ */
+static ssize_t masterdev_copy(struct masterdev_iface *iface, loff_t pos,
+			      struct iov_iter *iter, size_t n, bool faults)
+{
+	ssize_t ret;
+
+	if (!faults)
+		pagefault_disable();
+	if (iface->dir == DMA_FROM_DEVICE)
+		ret = mdma_ring_copy_to_iter(iface->ring, pos, iter, n);
+	else
+		ret = mdma_ring_copy_from_iter(iface->ring, pos, iter, n);
+	if (!faults)
+		pagefault_enable();
+	return ret;
+}
+
+/*
+ * A copy fell short at a page not present: fault @bytes of @iter in with
+ * the io_lock dropped, since the fault may wait on user space (a
+ * userfaultfd, a FUSE file) and a removal waits on the lock, then take the
+ * lock again.  *@faults tells the next copy to take its faults itself:
+ * get_user_pages() refuses some mappings (VM_IO, VM_PFNMAP) that a fault
+ * fills.  Return: 0 with the lock held again, or its error without it.
+ */
+static int masterdev_fault_in(struct masterdev_iface *iface, struct file *file,
+			      struct iov_iter *iter, size_t bytes, bool *faults)
+{
+	size_t left;
+
+	mutex_unlock(&iface->io_lock);
+	if (iface->dir == DMA_FROM_DEVICE)
+		left = fault_in_iov_iter_writeable(iter, bytes);
+	else
+		left = fault_in_iov_iter_readable(iter, bytes);
+	*faults = left == bytes;
+	if (fatal_signal_pending(current))
+		return -EINTR;
+	return masterdev_io_lock(iface, file);
 }
 
 /*
@@ -390,7 +437,8 @@ static ssize_t masterdev_stream(struct masterdev_iface *iface, struct file *file
 	size_t count = iov_iter_count(iter);
 	bool reader = iface->dir == DMA_FROM_DEVICE;
 	struct masterdev_pair *pair = iface->pair;
-	size_t done = 0;
+	bool faults = false;
+	size_t done = 0, want;
 	u32 end;
 	ssize_t n;
 	loff_t pos;
@@ -404,28 +452,36 @@ static ssize_t masterdev_stream(struct masterdev_iface *iface, struct file *file
 		ret = masterdev_take(iface, file, reader && done);
 		pos = (loff_t)iface->head * iface->bufsize + iface->partial;
 		end = reader ? iface->used[iface->head] : iface->bufsize;
-		n = min_t(size_t, count - done, end - iface->partial);
+		want = min_t(size_t, count - done, end - iface->partial);
 		mutex_unlock(&pair->lock);
 		if (ret)
 			break;
-		if (reader)
-			n = mdma_ring_copy_to_iter(iface->ring, pos, iter, n);
-		else
-			n = mdma_ring_copy_from_iter(iface->ring, pos, iter, n);
-		if (n <= 0) {
-			ret = n ?: -EFAULT;
-			break;
+		n = masterdev_copy(iface, pos, iter, want, faults);
+		if (n > 0) {
+			done += n;
+			mutex_lock(&pair->lock);
+			iface->partial += n;
+			if (iface->partial == end) {
+				iface->used[iface->head] = end;
+				masterdev_queue(iface);
+			}
+			mutex_unlock(&pair->lock);
 		}
-		done += n;
-		mutex_lock(&pair->lock);
-		iface->partial += n;
-		if (iface->partial == end) {
-			iface->used[iface->head] = end;
-			masterdev_queue(iface);
-		}
-		mutex_unlock(&pair->lock);
 		if (fatal_signal_pending(current))
 			break;
+		if (n > 0 && n == want) {
+			faults = false;
+			continue;
+		}
+		/* short with faults on, or not in user memory: a bad address */
+		if (faults || !user_backed_iter(iter)) {
+			ret = -EFAULT;
+			break;
+		}
+		ret = masterdev_fault_in(iface, file, iter, want - max(n, 0L),
+					 &faults);
+		if (ret)
+			return done ?: ret;
 	}
 	mutex_unlock(&iface->io_lock);
 	return done ?: ret;
@@ -743,8 +799,10 @@ static int masterdev_ioctl_dqbuf(struct masterdev_iface *iface,
 				 struct file *file, void __user *argp)
 {
 	struct master_dma_buffer b = { };
+	bool faults = false;
 	int ret;
 
+again:
 	ret = masterdev_io_lock(iface, file);
 	if (ret)
 		return ret;
@@ -760,10 +818,19 @@ static int masterdev_ioctl_dqbuf(struct masterdev_iface *iface,
 	/*
 	 * The buffer is the caller's only once the caller knows its index: a
 	 * struct it cannot write leaves the buffer with the device side.  The
-	 * io_lock keeps every other user-side call (and a removal) out meanwhile.
+	 * io_lock keeps every other user-side call (and a removal) out meanwhile,
+	 * so the struct's page is faulted in without it (masterdev_fault_in()).
 	 */
-	if (!ret && copy_to_user(argp, &b, sizeof(b)))
+	if (!ret && faults && copy_to_user(argp, &b, sizeof(b))) {
 		ret = -EFAULT;
+	} else if (!ret && !faults &&
+		   copy_to_user_nofault(argp, &b, sizeof(b))) {
+		mutex_unlock(&iface->io_lock);
+		faults = fault_in_safe_writeable(argp, sizeof(b)) != 0;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		goto again;
+	}
 	if (!ret) {
 		mutex_lock(&iface->pair->lock);
 		iface->done--;

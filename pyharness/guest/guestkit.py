@@ -8,8 +8,12 @@ anything else is known to.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
+import fcntl
+import mmap
 import os
+import select
 import signal
 import subprocess
 import time
@@ -17,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import uapi
 from ..model.plan import ModuleOp
 from ..runner import sbin
 
@@ -191,3 +196,69 @@ def signals_every(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+@dataclass(frozen=True)
+class Stall:
+    """Pages whose first touch, by user space or by the kernel's copies,
+    waits on a userfaultfd that never answers: until the block ends."""
+
+    address: int
+    size: int
+    uffd: int
+
+    def wait_for_fault(self, timeout: float = 60.0) -> None:
+        """Until something waits in a fault on the pages; TimeoutError."""
+        poller = select.poll()
+        poller.register(self.uffd, select.POLLIN)
+        if not poller.poll(timeout * 1000):
+            raise TimeoutError(f"no fault on the stalled pages in {timeout} s")
+
+
+@contextlib.contextmanager
+def stalled_pages(pages: int = 1) -> Iterator[Stall]:
+    """An anonymous mapping of pages registered with a userfaultfd (missing
+    pages) that nobody serves; closing it at the end lets every waiting
+    fault go on (the pages are then filled with zeros).  Needs
+    CONFIG_USERFAULTFD and root (kernel-mode faults too); OSError otherwise.
+    """
+    ffi, lib = uapi.ffi(), uapi.lib()
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_size_t,
+        ctypes.c_int,
+        ctypes.c_int,
+        ctypes.c_int,
+        ctypes.c_long,
+    ]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    size = pages * mmap.PAGESIZE
+    uffd = libc.syscall(lib.__NR_userfaultfd, os.O_CLOEXEC | os.O_NONBLOCK)
+    if uffd < 0:
+        raise OSError(ctypes.get_errno(), "userfaultfd")
+    address = None
+    try:
+        api = ffi.new("struct uffdio_api *", {"api": lib.UFFD_API})
+        fcntl.ioctl(uffd, lib.UFFDIO_API, ffi.buffer(api), True)
+        address = libc.mmap(
+            None,
+            size,
+            mmap.PROT_READ | mmap.PROT_WRITE,
+            mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+        if address in (None, ctypes.c_void_p(-1).value):
+            raise OSError(ctypes.get_errno(), "mmap")
+        register = ffi.new(
+            "struct uffdio_register *",
+            {"range": {"start": address, "len": size}, "mode": lib.UFFDIO_REGISTER_MODE_MISSING},
+        )
+        fcntl.ioctl(uffd, lib.UFFDIO_REGISTER, ffi.buffer(register), True)
+        yield Stall(address, size, uffd)
+    finally:
+        os.close(uffd)
+        if address not in (None, ctypes.c_void_p(-1).value):
+            libc.munmap(address, size)

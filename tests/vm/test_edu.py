@@ -9,6 +9,7 @@ strict IOMMU every address is an IOVA within the device's mask.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import mmap
 import os
@@ -21,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from pyharness import uapi
+from pyharness.guest import guestkit
 from pyharness.guest import masterdev as md
 from pyharness.model import figures, layoutreport, mapcheck
 
@@ -246,3 +249,66 @@ def test_removing_edu_under_open_rings_gives_enodev_and_a_rescan_binds_it_again(
     wait_for(lambda: md.edu_device() == edu)
     with md.opened("asitx0"):
         assert md.dma_device("asitx0") == edu
+
+
+@pytest.mark.parametrize("call", ["read", "write", "dqbuf"])
+def test_a_removal_does_not_wait_for_a_call_stalled_in_user_space(call: str) -> None:
+    """A read() into, a write() from, or a DQBUF onto a page whose fault waits
+    on user space (a userfaultfd nobody serves, as a FUSE file's page may)
+    holds no lock a PCI removal takes: the removal ends while the call still
+    waits (it used to wait with it, and past 120 s the hung-task detector
+    speaks), and the call gets ENODEV once its fault is served."""
+    edu = md.edu_device()
+    assert edu is not None
+    try:
+        with guestkit.stalled_pages():
+            pass
+    except OSError as err:
+        if err.errno != errno.ENOSYS:
+            raise
+        pytest.skip("this kernel has no userfaultfd (CONFIG_USERFAULTFD)")
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.ioctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p]
+    md.set_pair("asi", 16, 4096)
+    md.set_geometry("sditx0", 4, 4096)
+    outcome: list[int] = []
+    try:
+        with (
+            md.opened("asitx0", os.O_RDWR | os.O_NONBLOCK) as tx,
+            md.opened("asirx0") as rx,
+            md.opened("sditx0") as sdi,
+        ):
+            if call == "read":
+                assert os.write(tx, bytes(2 * 4096)) == 2 * 4096
+                md.wait_ready(rx, select.POLLIN)
+            elif call == "dqbuf":
+                md.qbuf(sdi, 0, 4096)  # sent to nowhere: sdirx0 is closed
+            with guestkit.stalled_pages() as stall:
+                where = ctypes.c_void_p(stall.address)
+                calls: dict[str, Callable[[], int]] = {
+                    "read": lambda: libc.read(rx, where, 4096),
+                    "write": lambda: libc.write(tx, where, 4096),
+                    "dqbuf": lambda: libc.ioctl(sdi, uapi.lib().MASTER_DMA_IOC_DQBUF, where),
+                }
+
+                def run() -> None:
+                    got = calls[call]()
+                    outcome.append(got if got >= 0 else -ctypes.get_errno())
+
+                caller = threading.Thread(target=run, daemon=True)
+                caller.start()
+                stall.wait_for_fault()
+                remove = Path(f"/sys/bus/pci/devices/{edu}/remove")
+                remover = threading.Thread(target=md.write_attr, args=(remove, "1"), daemon=True)
+                remover.start()
+                remover.join(60)
+                removed = not remover.is_alive()
+                assert caller.is_alive(), f"{call} did not wait in its fault"
+            caller.join(60)  # the stall is closed: the fault goes on
+            remover.join(60)
+            assert removed, f"the removal waited for a {call} stalled in user space"
+            assert outcome == [-errno.ENODEV]
+            assert md.stats()["rings"] == 0
+    finally:
+        md.write_attr(Path("/sys/bus/pci/rescan"), "1")
+        wait_for(lambda: md.edu_device() == edu)

@@ -9,20 +9,32 @@
 #ifndef MASTERBENCH_H
 #define MASTERBENCH_H
 
+#include <linux/gfp.h>
 #include <linux/types.h>
 
 struct device;
+
+/*
+ * Every allocation of the benchmark fails rather than wake the OOM killer
+ * or warn: on a fragmented machine the seed's GFP_KERNEL kmalloc() of an
+ * order-3 array did (orders up to 3 retry for ever), and killed the
+ * benchmark; counts come from root's debugfs writes.
+ */
+#define BENCH_GFP	(GFP_KERNEL | __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
 
 /**
  * struct bench_out - the text of one command's result
  * @buf: NUL-terminated text
  * @len: bytes of text
  * @cap: bytes of @buf
+ * @overflow: a line did not fit and was left out; the command fails with
+ *	-EOVERFLOW rather than hand back a cut figure
  */
 struct bench_out {
 	char *buf;
 	size_t len;
 	size_t cap;
+	bool overflow;
 };
 
 __printf(2, 3) void bench_printf(struct bench_out *out, const char *fmt, ...);

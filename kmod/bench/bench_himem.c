@@ -134,7 +134,7 @@ static unsigned long bench_list_alloc(struct bench_heap *h, unsigned long bytes)
 	for (p = &h->head; p->next; p = p->next) {
 		if (p->next->address - (p->address + p->size) < bytes)
 			continue;
-		n = kmalloc(sizeof(*n), GFP_KERNEL);
+		n = kmalloc(sizeof(*n), BENCH_GFP);
 		if (!n)
 			return 0;
 		n->address = p->address + p->size;
@@ -198,13 +198,14 @@ static u32 bench_rand(u32 *seed)
 	return x;
 }
 
-/* Mixed sizes: mostly one page, some two and four, never page multiples. */
+/* Mixed sizes: mostly under one page, some two and four, never multiples. */
 static unsigned long bench_size(u32 *seed)
 {
 	static const u8 pages[] = { 1, 1, 1, 1, 1, 2, 2, 4 };
 	u32 x = bench_rand(seed);
 
-	return pages[x % ARRAY_SIZE(pages)] * PAGE_SIZE - (x >> 8) % (PAGE_SIZE / 2);
+	return pages[x % ARRAY_SIZE(pages)] * PAGE_SIZE - 1 -
+	       (x >> 8) % (PAGE_SIZE / 2 - 1);
 }
 
 struct bench_slot {
@@ -224,7 +225,7 @@ static int bench_list_fill(struct bench_heap *h, struct bench_slot *slots,
 		if (last->address + last->size + PAGE_ALIGN(slots[i].bytes) >
 		    h->tail.address)
 			return -ENOSPC;
-		n = kmalloc(sizeof(*n), GFP_KERNEL);
+		n = kmalloc(sizeof(*n), BENCH_GFP);
 		if (!n)
 			return -ENOMEM;
 		n->address = last->address + last->size;
@@ -305,7 +306,7 @@ int bench_himem(struct bench_out *out, char **argv, int argc)
 	    kstrtou32(argv[2], 0, &pairs) || kstrtou64(argv[3], 0, &h.size) ||
 	    !h.size || !PAGE_ALIGNED(h.size))
 		return -EINVAL;
-	slots = kvcalloc(live, sizeof(*slots), GFP_KERNEL);
+	slots = kvcalloc(live, sizeof(*slots), BENCH_GFP);
 	if (!slots)
 		return -ENOMEM;
 	ret = h.ops->init(&h);
@@ -367,7 +368,7 @@ int bench_himem_threads(struct bench_out *out, char **argv, int argc)
 
 	if (kstrtou32(argv[0], 0, &live) || live < 2 || kstrtou32(argv[1], 0, &pairs))
 		return -EINVAL;
-	slots = kvcalloc(live, sizeof(*slots), GFP_KERNEL);
+	slots = kvcalloc(live, sizeof(*slots), BENCH_GFP);
 	if (!slots)
 		return -ENOMEM;
 	ret = h.ops->init(&h);

@@ -53,11 +53,16 @@ void bench_printf(struct bench_out *out, const char *fmt, ...)
 	va_list args;
 	int n;
 
-	if (out->len + 1 >= out->cap)
+	if (out->overflow)
 		return;
 	va_start(args, fmt);
-	n = vscnprintf(out->buf + out->len, out->cap - out->len, fmt, args);
+	n = vsnprintf(out->buf + out->len, out->cap - out->len, fmt, args);
 	va_end(args);
+	if (n >= out->cap - out->len) {	/* cut: leave it out */
+		out->overflow = true;
+		out->buf[out->len] = '\0';
+		return;
+	}
 	out->len += n;
 }
 
@@ -131,7 +136,10 @@ static ssize_t bench_write(struct file *file, const char __user *ubuf,
 	mutex_lock(&bench_lock);
 	bench_result.len = 0;
 	bench_result.buf[0] = '\0';
+	bench_result.overflow = false;
 	ret = argc ? bench_dispatch(argv, argc) : -EINVAL;
+	if (!ret && bench_result.overflow)
+		ret = -EOVERFLOW;
 	mutex_unlock(&bench_lock);
 	argv_free(argv);
 	return ret ? ret : count;

@@ -40,13 +40,6 @@ struct bench_geo {
 	u64 pointers;
 };
 
-/*
- * Every allocation of a method fails rather than wake the OOM killer: on a
- * fragmented machine the seed's GFP_KERNEL kmalloc() of an order-3 array
- * did (orders up to 3 retry for ever), and killed the benchmark.
- */
-#define BENCH_GFP	(GFP_KERNEL | __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
-
 static int bench_geo(struct bench_geo *g, u32 buffers, u32 bufsize, u32 tails)
 {
 	if (buffers < 2 || !bufsize)
@@ -272,11 +265,11 @@ static int bench_floor_prepare(struct bench_ring *r)
 
 	if (want > si_mem_available())
 		return -ENOMEM;
-	r->zero = kvcalloc(want, sizeof(*r->zero), GFP_KERNEL);
+	r->zero = kvcalloc(want, sizeof(*r->zero), BENCH_GFP);
 	if (!r->zero)
 		return -ENOMEM;
 	while (r->nr_zero < want) {
-		unsigned long got = alloc_pages_bulk_array(GFP_KERNEL | __GFP_DMA32 |
+		unsigned long got = alloc_pages_bulk_array(BENCH_GFP | __GFP_DMA32 |
 							   __GFP_NOWARN, want,
 							   r->zero);
 
@@ -401,8 +394,8 @@ static int bench_one_pool(struct device *dev, u64 count, u64 ns[2])
 	u64 n = 0, start;
 	int ret = -ENOMEM;
 
-	cpu = kvcalloc(count, sizeof(*cpu), GFP_KERNEL);
-	dma = kvcalloc(count, sizeof(*dma), GFP_KERNEL);
+	cpu = kvcalloc(count, sizeof(*cpu), BENCH_GFP);
+	dma = kvcalloc(count, sizeof(*dma), BENCH_GFP);
 	if (!cpu || !dma)
 		goto free;
 	/* the pool's creation and destruction are timed, as mdma's path has them */
@@ -412,7 +405,7 @@ static int bench_one_pool(struct device *dev, u64 count, u64 ns[2])
 	if (!pool)
 		goto free;
 	for (; n < count; n++) {
-		cpu[n] = dma_pool_zalloc(pool, GFP_KERNEL | __GFP_NOWARN, &dma[n]);
+		cpu[n] = dma_pool_zalloc(pool, BENCH_GFP, &dma[n]);
 		if (!cpu[n])
 			break;
 	}
@@ -503,7 +496,7 @@ int bench_fragment(struct bench_out *out, char **argv, int argc)
 
 	if (bench_held)
 		return -EBUSY;
-	bench_held = kvcalloc(want / 2 + 1, sizeof(*bench_held), GFP_KERNEL);
+	bench_held = kvcalloc(want / 2 + 1, sizeof(*bench_held), BENCH_GFP);
 	if (!bench_held)
 		return -ENOMEM;
 	for (order = COMPAT_MAX_PAGE_ORDER; order >= 1; order--) {

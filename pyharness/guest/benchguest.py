@@ -72,12 +72,16 @@ def _ms(ns: float) -> str:
 
 
 def ring_cases(options: bench.Options, progress: Progress) -> None:
-    """Each geometry by every method, the methods taking turns repetition by
-    repetition, so that none runs on a page allocator the others warmed."""
+    """Each geometry by every method, after one round that is not kept (the
+    first ring of a geometry finds the page allocator's lists cold), the
+    methods taking turns repetition by repetition, each round starting
+    with the next method (bench.turns), so none always runs first."""
     for geo in options.ring_cases:
         rows: dict[str, list[dict[str, int]]] = {m: [] for m in bench.RING_METHODS}
-        for _ in range(options.reps):
-            for method in bench.RING_METHODS:
+        for method in bench.RING_METHODS:  # the warm-up round
+            command("ring", method, geo.buffers, geo.bufsize, geo.tails, 1)
+        for rep in range(options.reps):
+            for method in bench.turns(bench.RING_METHODS, rep):
                 rows[method] += command("ring", method, geo.buffers, geo.bufsize, geo.tails, 1)
         for method in bench.RING_METHODS:
             pages = next((r["pages"] for r in rows[method] if "pages" in r), None)
@@ -170,8 +174,8 @@ def himem_cases(options: bench.Options, progress: Progress) -> None:
     size = int(himem.summary()["size"])
     for live in bench.HIMEM_LIVE:
         rows: dict[str, list[dict[str, int]]] = {k: [] for k in bench.HIMEM_KINDS}
-        for _ in range(options.reps):  # the kinds take turns, as the ring methods do
-            for kind in bench.HIMEM_KINDS:
+        for rep in range(options.reps):  # the kinds take turns, as the ring methods do
+            for kind in bench.turns(bench.HIMEM_KINDS, rep):
                 rows[kind] += command("himem", kind, live, bench.himem_pairs(kind, live), size)
         for kind in bench.HIMEM_KINDS:
             params = {"live": live, "pairs": bench.himem_pairs(kind, live), "size": size}
@@ -223,16 +227,19 @@ def loopback_once(total: int) -> tuple[float, float, int]:
 
 
 def memcpy_once(total: int) -> tuple[float, float]:
-    """A memcpy of total bytes; seconds and guest CPU seconds, measured as the
-    loopback's are (/proc/stat)."""
+    """memcpy of total bytes, repeated for at least bench.MEMCPY_SECONDS so
+    that /proc/stat's 10 ms ticks resolve it; seconds and guest CPU seconds
+    per total bytes, measured as the loopback's are."""
     src, dst = bytearray(os.urandom(1 << 20)) * (total >> 20), bytearray(total)
     cs = (ctypes.c_char * total).from_buffer(src)
     cd = (ctypes.c_char * total).from_buffer(dst)
-    start, cpu = time.monotonic(), cpu_seconds()
-    ctypes.memmove(cd, cs, total)
+    copies, start, cpu = 0, time.monotonic(), cpu_seconds()
+    while copies == 0 or time.monotonic() - start < bench.MEMCPY_SECONDS:
+        ctypes.memmove(cd, cs, total)
+        copies += 1
     seconds, cpu = time.monotonic() - start, cpu_seconds() - cpu
     del cs, cd
-    return seconds, cpu
+    return seconds / copies, cpu / copies
 
 
 def bounce_cases(options: bench.Options, progress: Progress) -> None:

@@ -1,8 +1,8 @@
 """The host side of `invoke bench`: two boots of one kernel, one results directory.
 
-The bench profile's boot runs every group but the forced bounce; the bounce
-profile's boot (swiotlb=force) moves the same loopback data through bounce
-slots.  Both run directories stay under build/runs; the results go to
+The bench profile's boot runs every group; the bench-swiotlb profile's boot,
+the same machine with swiotlb=force, moves the same loopback data through
+bounce slots.  Both run directories stay under build/runs; the results go to
 build/bench/<stamp>/ (results.json, results.md, the PNG plots).
 """
 
@@ -53,7 +53,10 @@ def commit(root: Path) -> str:
 def run(request: BenchRequest, paths: Paths) -> BenchResult:
     boots = [("bench", ",".join(request.groups))]
     if "bounce" in request.groups:
-        boots.append(("bounce", "bounce"))
+        boots.append(("bench-swiotlb", "bounce"))
+    # what was built and when: before the boots, which take minutes
+    started, built_from = time.strftime("%Y-%m-%dT%H:%M:%S%z"), commit(paths.root)
+    out = paths.build / "bench" / time.strftime("%Y%m%d-%H%M%S")
     reports = []
     for profile, groups in boots:
         announce(f"bench: {profile} profile, groups {groups}")
@@ -77,12 +80,11 @@ def run(request: BenchRequest, paths: Paths) -> BenchResult:
         "accelerator": reports[0].accel,
         "accelerator_reason": reports[0].accel_reason,
         "profile": ", ".join(r.profile for r in reports),
-        "commit": commit(paths.root),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "commit": built_from,
+        "started": started,
         "options": {"reps": request.options.reps, "full": request.options.full},
         "run_dirs": [r.run_dir for r in reports],
     }
-    out = paths.build / "bench" / time.strftime("%Y%m%d-%H%M%S")
     files = write_results(out, meta, cases)
     return BenchResult(out, files, files["markdown"].read_text())
 

@@ -118,10 +118,24 @@ PROFILES: dict[str, Profile] = {
         Profile(
             "bench",
             "2G",
-            EDU,
+            EDU_32,
             ("mem=1G",),
             "q35, 2 GiB with mem=1G: the kernel's 1 GiB for rings and the fragmenter, "
-            "the rest for allocator.ko's 100 000 regions; what `invoke bench` boots",
+            "the rest for allocator.ko's 100 000 regions, a 32-bit edu; what "
+            "`invoke bench` boots",
+            module_params=EDU_32_PARAMS,
+            tests=(),
+            lane_minutes=0.0,
+        ),
+        Profile(
+            "bench-swiotlb",
+            "2G",
+            EDU_32,
+            ("mem=1G", "swiotlb=force"),
+            "bench's machine with swiotlb=force: `invoke bench`'s second boot, the "
+            "bounce cost against the first boot's reachable pages (the bounce pool "
+            "lies near 1 GiB, beyond a 28-bit edu: hence the 32-bit one)",
+            module_params=EDU_32_PARAMS,
             tests=(),
             lane_minutes=0.0,
         ),

@@ -57,6 +57,8 @@ RING_CASES = (
 )
 RING_CASES_FULL = (
     *RING_CASES,
+    RingCase(5000, 9588, "own-page"),
+    RingCase(100000, 188, "packed"),
     RingCase(256, 1 << 20, "packed"),
 )
 FRAG_METHODS = ("ours", "seed", "coherent", "pages")
@@ -73,7 +75,15 @@ def himem_pairs(kind: str, live: int) -> int:
     return HIMEM_PAIRS // 10 if kind == "list" and live >= 10000 else HIMEM_PAIRS
 
 
-BOUNCE_BYTES = 32 << 20  # moved through the loopback per repetition
+BOUNCE_BYTES = 64 << 20  # moved through the loopback per repetition: 0.3-1 s
+MEMCPY_SECONDS = 1.0  # the memcpy baseline repeats its copy this long
+
+
+def turns(items: tuple[str, ...], rep: int) -> tuple[str, ...]:
+    """The order of repetition rep: items rotated by rep, so that each
+    method (or kind) starts a round in turn."""
+    k = rep % len(items)
+    return items[k:] + items[:k]
 
 
 @dataclass(frozen=True)
@@ -193,6 +203,24 @@ class Row:
     unit: str
     ratio: float | None = None
     baseline: str = ""
+    # max - min of the repetitions over their median; None: one measurement
+    spread: float | None = None
+
+
+def spread_of(case: Case | None, figure: str) -> float | None:
+    """The repetitions' max - min over their median (0.1: 10% of the value)."""
+    if case is None or figure not in case.figures or len(case.figures[figure].reps) < 2:
+        return None
+    return ratio(case.figures[figure].spread, case.median(figure))
+
+
+def failed_note(case: Case) -> str:
+    """ "; k of n repetitions failed: ENOMEM" when some (not all) failed."""
+    if not case.errors:
+        return ""
+    done = max((len(f.reps) for f in case.figures.values()), default=0)
+    codes = ", ".join(sorted({errno.errorcode.get(-e, str(e)) for e in case.errors}))
+    return f"; {len(case.errors)} of {len(case.errors) + done} repetitions failed: {codes}"
 
 
 def find(cases: list[Case], group: str, name: str, method: str) -> Case | None:
@@ -225,9 +253,16 @@ def ring_rows(cases: list[Case]) -> list[Row]:
             setup = case.median("setup_ns")
             pages = case.params.get("pages") or 1
             floor_setup = floor.median("setup_ns") if floor else float("nan")
+            note = failed_note(case)
+            rows.append(
+                Row("ring", f"{name} {method}", f"setup per ring ({pages} pages)", setup, "ns",
+                    ratio(setup, floor_setup), "x the zeroing floor" + note,
+                    spread_of(case, "setup_ns"))
+            )  # fmt: skip
             rows.append(
                 Row("ring", f"{name} {method}", "setup per page", setup / pages, "ns",
-                    ratio(setup, floor_setup), "x the zeroing floor")
+                    ratio(setup, floor_setup), "x the zeroing floor",
+                    spread_of(case, "setup_ns"))
             )  # fmt: skip
             if method == "floor":
                 continue  # the floor has nothing to tear down
@@ -236,7 +271,8 @@ def ring_rows(cases: list[Case]) -> list[Row]:
             seed_teardown = seed.median("teardown_ns") if seed else float("nan")
             rows.append(
                 Row("ring", f"{name} {method}", "teardown per page", teardown / pages, "ns",
-                    ratio(teardown, seed_teardown), "x the seed's teardown")
+                    ratio(teardown, seed_teardown), "x the seed's teardown",
+                    spread_of(case, "teardown_ns"))
             )  # fmt: skip
         if ours and "setup_ns" in ours.figures:
             seed = find(cases, "ring", name, "seed")
@@ -269,7 +305,7 @@ def frag_rows(cases: list[Case]) -> list[Row]:
         largest = case.median("largest_bytes")
         rows.append(
             Row("fragmentation", f"{case.name} {case.method}", "largest", largest, "bytes",
-                ratio(largest, free), "of free memory (ours: target >= 0.95)")
+                ratio(largest, free), "of free memory (ours: target >= 0.95)" + failed_note(case))
         )  # fmt: skip
         rows.append(
             Row("fragmentation", f"{case.name} {case.method}", "largest", largest, "bytes",
@@ -299,26 +335,29 @@ def himem_rows(cases: list[Case]) -> list[Row]:
     original's list."""
     rows = []
     per_pair: dict[tuple[str, int], float] = {}
+    spreads: dict[tuple[str, int], float | None] = {}
     for case in cases:
         if case.group == "himem":
-            per_pair[(case.method, case.params["live"])] = (
-                case.median("pairs_ns") / case.params["pairs"]
-            )
+            key = (case.method, case.params["live"])
+            per_pair[key] = case.median("pairs_ns") / case.params["pairs"]
+            spreads[key] = spread_of(case, "pairs_ns")
     lives = sorted({live for _, live in per_pair})
     for live in lives:
         ours = per_pair.get(("allocator", live), float("nan"))
         rows.append(
             Row("himem", f"allocator, {live} live", "per pair", ours, "ns",
                 ratio(ours, per_pair.get(("allocator", lives[0]), float("nan"))),
-                f"x at {lives[0]} live (at 100000: target <= 2)")
+                f"x its own at {lives[0]} live (at 100000: target <= 2)",
+                spreads.get(("allocator", live)))
         )  # fmt: skip
         for other in ("genpool", "list"):
             if (other, live) in per_pair:
                 rows.append(
                     Row("himem", f"{other}, {live} live", "per pair", per_pair[(other, live)],
                         "ns", ratio(ours, per_pair[(other, live)]),
-                        f"allocator / {other}" + (" (at 10000: target <= 1)"
-                                                  if other == "genpool" else ""))
+                        f"the allocator's pair / {other}'s" + (" (at 10000: target <= 1)"
+                                                              if other == "genpool" else ""),
+                        spreads.get((other, live)))
                 )  # fmt: skip
     for case in cases:
         if case.group == "himem2":
@@ -342,19 +381,23 @@ def bounce_rows(cases: list[Case]) -> list[Row]:
         base_cpu = memcpy.median("cpu_ns_per_mib") if memcpy else float("nan")
         rows.append(
             Row("bounce", f"loopback, {case.name}", "throughput", case.median("mib_s"), "MiB/s",
-                ratio(case.median("mib_s"), base_mib), "x memcpy in the same boot")
+                ratio(case.median("mib_s"), base_mib), "x memcpy in the same boot",
+                spread_of(case, "mib_s"))
         )  # fmt: skip
         rows.append(
             Row("bounce", f"loopback, {case.name}", "CPU per MiB", case.median("cpu_ns_per_mib"),
-                "ns", ratio(case.median("cpu_ns_per_mib"), base_cpu), "x memcpy in the same boot")
+                "ns", ratio(case.median("cpu_ns_per_mib"), base_cpu), "x memcpy in the same boot",
+                spread_of(case, "cpu_ns_per_mib"))
         )  # fmt: skip
+        forced = case.name == "swiotlb forced"
         rows.append(
             Row("bounce", f"loopback, {case.name}", "ring bytes mapped through swiotlb",
-                case.median("bounced_bytes"), "bytes", baseline="reachable rings: target 0")
+                case.median("bounced_bytes"), "bytes",
+                baseline="every ring page, as forced" if forced else "reachable rings: target 0")
         )  # fmt: skip
         rows.append(
             Row("bounce", f"memcpy, {case.name}", "throughput", base_mib, "MiB/s",
-                baseline="the baseline")
+                baseline="the baseline", spread=spread_of(memcpy, "mib_s"))
         )  # fmt: skip
     return rows
 
@@ -387,17 +430,26 @@ def markdown(meta: dict[str, Any], report_rows: list[Row]) -> str:
         f"# masterdma bench: {meta.get('kernel', '?')}, {meta.get('accelerator', '?')}, "
         f"commit {meta.get('commit', '?')}",
         "",
-        "Medians of the repetitions; ratios are to the baseline named beside them, "
-        "from the same boot. Targets are reported, never enforced.",
+        "Medians of the repetitions (after a warm-up round for rings); spread is their "
+        "max - min over the median; ratios are to the baseline named beside them, "
+        "from the same run. Targets are reported, never enforced.",
     ]
     group = None
     for row in report_rows:
         if row.group != group:
             group = row.group
-            lines += ["", f"## {group}", "", "| case | figure | value | ratio | baseline |"]
-            lines.append("|---|---|---|---|---|")
+            lines += [
+                "",
+                f"## {group}",
+                "",
+                "| case | figure | value | spread | ratio | baseline |",
+            ]
+            lines.append("|---|---|---|---|---|---|")
         value = _fmt(row.value, row.unit)
         value += "" if row.unit in {"bytes", "failed"} else f" {row.unit}"
+        spread = "" if row.spread is None or math.isnan(row.spread) else f"{row.spread:.0%}"
         ratio_text = _fmt(row.ratio)
-        lines.append(f"| {row.what} | {row.figure} | {value} | {ratio_text} | {row.baseline} |")
+        lines.append(
+            f"| {row.what} | {row.figure} | {value} | {spread} | {ratio_text} | {row.baseline} |"
+        )
     return "\n".join(lines) + "\n"

@@ -126,3 +126,21 @@ def test_the_ring_cases_are_the_seeds_and_others_up_to_256_mib() -> None:
 def test_full_runs_more() -> None:
     assert bench.Options.from_args(["--full"]) == bench.Options(reps=10, full=True)
     assert len(bench.Options.from_args([]).ring_cases) < len(bench.RING_CASES_FULL)
+
+
+def test_the_table_gives_ns_per_ring_the_spread_and_partial_failures() -> None:
+    ours = ring_case("g", "ours", [100, 110, 90])
+    ours.errors.append(-12)
+    rows = {(r.what, r.figure): r for r in bench.ring_rows([ours, ring_case("g", "floor", [80])])}
+    per_ring = rows[("g ours", "setup per ring (100 pages)")]
+    assert per_ring.value == 100.0
+    assert per_ring.spread == pytest.approx(0.2)
+    assert "1 of 4 repetitions failed: ENOMEM" in per_ring.baseline
+    assert "| 20% |" in bench.markdown({}, list(rows.values()))
+
+
+def test_every_method_starts_a_round_in_turn() -> None:
+    methods = bench.RING_METHODS
+    firsts = {bench.turns(methods, rep)[0] for rep in range(len(methods))}
+    assert firsts == set(methods)
+    assert all(sorted(bench.turns(methods, rep)) == sorted(methods) for rep in range(7))

@@ -66,13 +66,13 @@ FRAG_BUFSIZE = 9588  # the seed's DVB ASI buffer
 DESC_COUNTS = (1000, 10000, 100000)
 HIMEM_KINDS = ("allocator", "genpool", "list")
 HIMEM_LIVE = (10, 1000, 10000, 100000)
-HIMEM_PAIRS = 10000  # enough that a TCG guest's scheduling noise averages out
+HIMEM_PAIRS = 50000  # 0.1-0.6 s a repetition: TCG's scheduling noise averages out
 
 
 def himem_pairs(kind: str, live: int) -> int:
     """Pairs timed per repetition: the original's list walks half its regions
     per free (about 1 ms a pair at 100 000 under TCG), so it gets fewer."""
-    return HIMEM_PAIRS // 10 if kind == "list" and live >= 10000 else HIMEM_PAIRS
+    return HIMEM_PAIRS // 50 if kind == "list" and live >= 10000 else HIMEM_PAIRS
 
 
 BOUNCE_BYTES = 64 << 20  # moved through the loopback per repetition: 0.3-1 s

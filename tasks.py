@@ -435,7 +435,7 @@ def test(
     help={
         "kernel": KERNEL_HELP,
         "kvm": VM_HELP["kvm"],
-        "full": "10 repetitions and more ring geometries (default: 3, 6-10 min under TCG)",
+        "full": "10 repetitions and more ring geometries (default: 3, 2-10 min under TCG)",
         "only": "comma-separated groups to run: " + benchrun.MAIN_GROUPS + " (default: all)",
     }
 )

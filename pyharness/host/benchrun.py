@@ -24,7 +24,7 @@ from ..runner import announce
 from . import kcidb, vmtest
 
 MAIN_GROUPS = "ring,descriptors,fragmentation,himem,bounce"
-# A default run takes 6-10 min under TCG; the debug kernel is not for figures.
+# A default run takes 2-10 min under TCG, by machine; the debug kernel is not for figures.
 BENCH_TIMEOUT = 3600.0
 
 

@@ -371,6 +371,10 @@ static unsigned long allocator_take(unsigned long size, gfp_t gfp,
 	struct allocator_extent *region = NULL;
 	unsigned long flags, start = 0;
 
+	*used = false;
+	/* disabled, or unloading: no owner entry, which nothing would free */
+	if (!READ_ONCE(allocator.enabled))
+		return 0;
 	spin_lock_irqsave(&allocator.lock, flags);
 	owner = allocator_owner_find(mod);
 	spin_unlock_irqrestore(&allocator.lock, flags);
@@ -381,8 +385,8 @@ static unsigned long allocator_take(unsigned long size, gfp_t gfp,
 			return 0;
 	}
 	spin_lock_irqsave(&allocator.lock, flags);
-	owner = allocator_owner_get(mod, &new_owner);
-	if (allocator.enabled && owner)
+	owner = allocator.enabled ? allocator_owner_get(mod, &new_owner) : NULL;
+	if (owner)
 		region = allocator_carve(size, spare, owner);
 	if (region)
 		start = region->start;

@@ -406,7 +406,9 @@ def test_probe_and_step_find_the_same_ram(
 @needs_himem
 def test_negative_allocator_himem_loads_disabled(module_paths: dict[str, Path]) -> None:
     """Documented choice: a negative value loads the module with nothing
-    claimed, so drivers that use it still load, and every allocation is 0."""
+    claimed, so drivers that use it still load, and every allocation is 0.
+    A refused allocation leaves no owner entry behind (one did, and leaked
+    at unload: kmemleak on the debug kernel)."""
     with himem.loaded(module_paths["allocator"], "allocator_himem=-1"):
         assert _claims() == []
         with himem.loaded(module_paths["himemtest"]), himem.Door() as door:
@@ -415,6 +417,7 @@ def test_negative_allocator_himem_loads_disabled(module_paths: dict[str, Path]) 
             with pytest.raises(OSError) as refused:
                 door.alloc(PAGE)
             assert refused.value.errno == errno.ENOMEM
+            assert int(himem.summary()["owners"]) == 0
 
 
 @pytest.mark.kernel_expect("error")  # its pr_err/dev_err is the point

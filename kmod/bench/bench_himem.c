@@ -75,7 +75,7 @@ static int bench_allocator_init(struct bench_heap *h)
 
 static unsigned long bench_allocator_alloc(struct bench_heap *h, unsigned long bytes)
 {
-	return h->allocate(bytes, GFP_KERNEL, THIS_MODULE);
+	return h->allocate(bytes, BENCH_GFP, THIS_MODULE);
 }
 
 static void bench_allocator_free(struct bench_heap *h, unsigned long address,

@@ -154,8 +154,8 @@ def fragmentation_cases(options: bench.Options, progress: Progress) -> None:
     lock_in_memory()
     for condition, pressure in (("idle", 0.0), ("under pressure", 0.15)):
         with memory_pressure(pressure) if pressure else contextlib.nullcontext():
-            held = command("fragment")[0]
-            try:
+            try:  # a fragmenter that fails half-way holds pages too
+                held = command("fragment")[0]
                 for method in bench.FRAG_METHODS:
                     rows = command("largest", method, bench.FRAG_BUFSIZE, "packed")
                     # one denominator for every method: memory as the fragmenter left it

@@ -324,7 +324,8 @@ def desc_rows(cases: list[Case]) -> list[Row]:
         pool = (case.median("pool_alloc_ns") + case.median("pool_free_ns")) / count
         rows.append(
             Row("descriptors", f"{count} descriptors", "alloc+free per descriptor", ours, "ns",
-                ratio(ours, pool), "x one dma_pool")
+                ratio(ours, pool), "x one dma_pool" + failed_note(case),
+                spread_of(case, "ours_alloc_ns"))
         )  # fmt: skip
     return rows
 
@@ -336,19 +337,21 @@ def himem_rows(cases: list[Case]) -> list[Row]:
     rows = []
     per_pair: dict[tuple[str, int], float] = {}
     spreads: dict[tuple[str, int], float | None] = {}
+    notes: dict[tuple[str, int], str] = {}
     for case in cases:
         if case.group == "himem":
             key = (case.method, case.params["live"])
             per_pair[key] = case.median("pairs_ns") / case.params["pairs"]
             spreads[key] = spread_of(case, "pairs_ns")
+            notes[key] = failed_note(case)
     lives = sorted({live for _, live in per_pair})
     for live in lives:
         ours = per_pair.get(("allocator", live), float("nan"))
         rows.append(
             Row("himem", f"allocator, {live} live", "per pair", ours, "ns",
                 ratio(ours, per_pair.get(("allocator", lives[0]), float("nan"))),
-                f"x its own at {lives[0]} live (at 100000: target <= 2)",
-                spreads.get(("allocator", live)))
+                f"x its own at {lives[0]} live (at 100000: target <= 2)"
+                + notes.get(("allocator", live), ""), spreads.get(("allocator", live)))
         )  # fmt: skip
         for other in ("genpool", "list"):
             if (other, live) in per_pair:
@@ -356,8 +359,8 @@ def himem_rows(cases: list[Case]) -> list[Row]:
                     Row("himem", f"{other}, {live} live", "per pair", per_pair[(other, live)],
                         "ns", ratio(ours, per_pair[(other, live)]),
                         f"the allocator's pair / {other}'s" + (" (at 10000: target <= 1)"
-                                                              if other == "genpool" else ""),
-                        spreads.get((other, live)))
+                                                              if other == "genpool" else "")
+                        + notes.get((other, live), ""), spreads.get((other, live)))
                 )  # fmt: skip
     for case in cases:
         if case.group == "himem2":
@@ -365,7 +368,8 @@ def himem_rows(cases: list[Case]) -> list[Row]:
             alone = per_pair.get(("allocator", case.params["live"]), float("nan"))
             rows.append(
                 Row("himem", f"allocator, two threads, {case.params['live']} live",
-                    "wall per pair", wall, "ns", ratio(wall, alone), "x one thread")
+                    "wall per pair", wall, "ns", ratio(wall, alone),
+                    "x one thread" + failed_note(case), spread_of(case, "wall_ns"))
             )  # fmt: skip
     return rows
 
@@ -398,6 +402,10 @@ def bounce_rows(cases: list[Case]) -> list[Row]:
         rows.append(
             Row("bounce", f"memcpy, {case.name}", "throughput", base_mib, "MiB/s",
                 baseline="the baseline", spread=spread_of(memcpy, "mib_s"))
+        )  # fmt: skip
+        rows.append(
+            Row("bounce", f"memcpy, {case.name}", "CPU per MiB", base_cpu, "ns",
+                baseline="the baseline", spread=spread_of(memcpy, "cpu_ns_per_mib"))
         )  # fmt: skip
     return rows
 

@@ -144,3 +144,16 @@ def test_every_method_starts_a_round_in_turn() -> None:
     firsts = {bench.turns(methods, rep)[0] for rep in range(len(methods))}
     assert firsts == set(methods)
     assert all(sorted(bench.turns(methods, rep)) == sorted(methods) for rep in range(7))
+
+
+def test_descriptor_and_himem_rows_say_when_repetitions_failed() -> None:
+    desc_rows = [{"ours_alloc_ns": 100, "ours_free_ns": 100, "pool_alloc_ns": 100,
+                  "pool_free_ns": 100}, {"error": -12}]  # fmt: skip
+    units = {k: "ns" for k in ("ours_alloc_ns", "ours_free_ns", "pool_alloc_ns", "pool_free_ns")}
+    desc = bench.case_from_rows("descriptors", "10", "ours+pool", {"count": 10}, desc_rows,
+                                units=units)  # fmt: skip
+    himem_reps = [{"pairs_ns": 100}, {"error": -12}]
+    himem = bench.case_from_rows("himem", "10 live", "allocator", {"live": 10, "pairs": 10},
+                                 himem_reps, units={"pairs_ns": "ns"})  # fmt: skip
+    for row in bench.desc_rows([desc]) + bench.himem_rows([himem]):
+        assert "1 of 2 repetitions failed: ENOMEM" in row.baseline, row

@@ -269,9 +269,8 @@ static int bench_floor_prepare(struct bench_ring *r)
 	if (!r->zero)
 		return -ENOMEM;
 	while (r->nr_zero < want) {
-		unsigned long got = alloc_pages_bulk_array(BENCH_GFP | __GFP_DMA32 |
-							   __GFP_NOWARN, want,
-							   r->zero);
+		unsigned long got = alloc_pages_bulk_array(BENCH_GFP | __GFP_DMA32,
+							   want, r->zero);
 
 		if (got == r->nr_zero)
 			return -ENOMEM;

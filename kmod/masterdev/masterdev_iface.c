@@ -819,7 +819,8 @@ again:
 	 * The buffer is the caller's only once the caller knows its index: a
 	 * struct it cannot write leaves the buffer with the device side.  The
 	 * io_lock keeps every other user-side call (and a removal) out meanwhile,
-	 * so the struct's page is faulted in without it (masterdev_fault_in()).
+	 * so the struct's page is faulted in without it, as masterdev_fault_in()
+	 * does for read and write.
 	 */
 	if (!ret && faults && copy_to_user(argp, &b, sizeof(b))) {
 		ret = -EFAULT;

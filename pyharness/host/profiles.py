@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import ConfigError
 
@@ -49,6 +49,20 @@ class Profile:
 
     def params_for(self, module: str) -> tuple[str, ...]:
         return tuple(param for name, param in self.module_params if name == module)
+
+
+BENCH = Profile(
+    "bench",
+    "2G",
+    EDU_32,
+    ("mem=1G",),
+    "q35, 2 GiB with mem=1G: the kernel's 1 GiB for rings and the fragmenter, "
+    "the rest for allocator.ko's 100 000 regions, a 32-bit edu; what "
+    "`invoke bench` boots",
+    module_params=EDU_32_PARAMS,
+    tests=(),
+    lane_minutes=0.0,
+)
 
 
 PROFILES: dict[str, Profile] = {
@@ -115,29 +129,14 @@ PROFILES: dict[str, Profile] = {
             module_params=EDU_32_PARAMS,
             fuzz_calls=25_000,
         ),
-        Profile(
-            "bench",
-            "2G",
-            EDU_32,
-            ("mem=1G",),
-            "q35, 2 GiB with mem=1G: the kernel's 1 GiB for rings and the fragmenter, "
-            "the rest for allocator.ko's 100 000 regions, a 32-bit edu; what "
-            "`invoke bench` boots",
-            module_params=EDU_32_PARAMS,
-            tests=(),
-            lane_minutes=0.0,
-        ),
-        Profile(
-            "bench-swiotlb",
-            "2G",
-            EDU_32,
-            ("mem=1G", "swiotlb=force"),
-            "bench's machine with swiotlb=force: `invoke bench`'s second boot, the "
+        BENCH,
+        replace(
+            BENCH,
+            name="bench-swiotlb",
+            append=(*BENCH.append, "swiotlb=force"),
+            summary="bench's machine with swiotlb=force: `invoke bench`'s second boot, the "
             "bounce cost against the first boot's reachable pages (the bounce pool "
             "lies near 1 GiB, beyond a 28-bit edu: hence the 32-bit one)",
-            module_params=EDU_32_PARAMS,
-            tests=(),
-            lane_minutes=0.0,
         ),
         Profile(
             "partial",
